@@ -1,0 +1,41 @@
+namespace Specialized.Models;
+
+/// <summary>
+/// The specialized models linked into this process. Each generated model registers itself from a module
+/// initializer when its assembly loads; <see cref="Find"/> matches a checkpoint's config by fingerprint.
+/// </summary>
+public static class ModelRegistry
+{
+    private static readonly Lock s_lock = new();
+    private static readonly List<ModelDescriptor> s_models = [];
+
+    public static void Register(ModelDescriptor descriptor)
+    {
+        ArgumentNullException.ThrowIfNull(descriptor);
+        lock (s_lock)
+        {
+            if (!s_models.Any(m => m.GetType() == descriptor.GetType())) s_models.Add(descriptor);
+        }
+    }
+
+    public static IReadOnlyList<ModelDescriptor> Models
+    {
+        get
+        {
+            lock (s_lock) return s_models.ToArray();
+        }
+    }
+
+    /// <summary>
+    /// A specialized model whose math equals the spec's (same fingerprint), or null. A model generated from an
+    /// identical config wins over one that only shares the fingerprint.
+    /// </summary>
+    public static ModelDescriptor? Find(ModelSpec spec)
+    {
+        string fingerprint = spec.Fingerprint;
+        lock (s_lock)
+        {
+            return s_models.FirstOrDefault(m => m.Spec == spec) ?? s_models.FirstOrDefault(m => m.Fingerprint == fingerprint);
+        }
+    }
+}
