@@ -210,29 +210,29 @@ internal static class ModelEmitter
         w.Open("public void Forward(IQwen2Kernels<Dims> k, Qwen2Workspace x, ForwardBatch batch)");
         w.Line("Weights w = Weights;");
         w.Line("Layer l;");
-        w.Line($"k.Embed(w.EmbedTokens.Value, batch, x.Residual);  // residual = embed(ids)  [T, {h}]");
+        w.Line($"k.Embed(batch, w.EmbedTokens.Value, x.Residual);  // residual = embed(ids)  [T, {h}]");
         for (int i = 0; i < s.NumHiddenLayers; i++)
         {
             string layer = Int(i);
             w.Line();
             w.Line($"// ---- layer {layer} ----");
             w.Line($"l = w.Layers[{layer}];");
-            if (i == 0) w.Line($"k.RmsNorm(x.Residual, l.InputLayernorm.Value, x.Normed);  // [T, {h}]");
-            else w.Line($"k.AddRmsNorm(x.Residual, x.Hidden, l.InputLayernorm.Value, x.Normed);  // residual += mlp; [T, {h}]");
-            w.Line($"k.Linear(x.Normed, l.QkvProj.Value, l.QkvBias.Value, x.Qkv);  // [T, {Int(s.QkvSize)}]");
-            w.Line($"k.RopeAndStoreKv({layer}, x.Qkv, batch);");
+            if (i == 0) w.Line($"k.RmsNorm(batch, x.Residual, l.InputLayernorm.Value, x.Normed);  // [T, {h}]");
+            else w.Line($"k.AddRmsNorm(batch, x.Residual, x.Hidden, l.InputLayernorm.Value, x.Normed);  // residual += mlp; [T, {h}]");
+            w.Line($"k.Linear(batch, x.Normed, l.QkvProj.Value, l.QkvBias.Value, x.Qkv);  // [T, {Int(s.QkvSize)}]");
+            w.Line($"k.RopeAndStoreKv(batch, {layer}, x.Qkv);");
             string window = s.SlidingWindows[i] == 0 ? "full causal" : $"the last {Int(s.SlidingWindows[i])} tokens";
-            w.Line($"k.Attention({layer}, {Int(s.SlidingWindows[i])}, x.Qkv, batch, x.Attention);  // {window}; [T, {Int(s.QSize)}]");
-            w.Line($"k.Linear(x.Attention, l.OProj.Value, null, x.Hidden);  // [T, {h}]");
-            w.Line($"k.AddRmsNorm(x.Residual, x.Hidden, l.PostAttentionLayernorm.Value, x.Normed);  // residual += attention");
-            w.Line($"k.Linear(x.Normed, l.GateUpProj.Value, null, x.GateUp);  // [T, {Int(s.GateUpSize)}]");
-            w.Line($"k.SiluMul(x.GateUp, x.Activated);  // [T, {Int(s.IntermediateSize)}]");
-            w.Line($"k.Linear(x.Activated, l.DownProj.Value, null, x.Hidden);  // [T, {h}]");
+            w.Line($"k.Attention(batch, {layer}, {Int(s.SlidingWindows[i])}, x.Qkv, x.Attention);  // {window}; [T, {Int(s.QSize)}]");
+            w.Line($"k.Linear(batch, x.Attention, l.OProj.Value, null, x.Hidden);  // [T, {h}]");
+            w.Line($"k.AddRmsNorm(batch, x.Residual, x.Hidden, l.PostAttentionLayernorm.Value, x.Normed);  // residual += attention");
+            w.Line($"k.Linear(batch, x.Normed, l.GateUpProj.Value, null, x.GateUp);  // [T, {Int(s.GateUpSize)}]");
+            w.Line($"k.SiluMul(batch, x.GateUp, x.Activated);  // [T, {Int(s.IntermediateSize)}]");
+            w.Line($"k.Linear(batch, x.Activated, l.DownProj.Value, null, x.Hidden);  // [T, {h}]");
         }
         w.Line();
         w.Line("// ---- head ----");
-        w.Line($"k.AddRmsNorm(x.Residual, x.Hidden, w.Norm.Value, x.Normed);  // final hidden states [T, {h}]");
-        w.Line($"k.Logits(x.Normed, w.LmHead.Value, batch, x.Logits);  // [rows, {Int(s.VocabSize)}]");
+        w.Line($"k.AddRmsNorm(batch, x.Residual, x.Hidden, w.Norm.Value, x.Normed);  // final hidden states [T, {h}]");
+        w.Line($"k.Logits(batch, x.Normed, w.LmHead.Value, x.Logits);  // [rows, {Int(s.VocabSize)}]");
         w.Close();
         w.Close();
     }

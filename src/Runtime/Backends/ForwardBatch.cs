@@ -24,6 +24,16 @@ public sealed class ForwardBatch
         PageTables = pageTables;
         PageSize = pageSize;
         LogitRows = logitRows;
+        TokenSequence = new int[tokenIds.Length];
+        for (int s = 0; s < cachedLengths.Length; s++)
+        {
+            if (sequenceStarts[s + 1] < sequenceStarts[s]) throw new ArgumentException("sequenceStarts must not decrease.", nameof(sequenceStarts));
+            for (int t = sequenceStarts[s]; t < sequenceStarts[s + 1]; t++) TokenSequence[t] = s;
+        }
+        foreach (int row in logitRows)
+        {
+            if ((uint)row >= (uint)tokenIds.Length) throw new ArgumentException($"Logit row {row} is outside the batch.", nameof(logitRows));
+        }
     }
 
     /// <summary>Token ids of the batch, sequences laid end to end. Length T.</summary>
@@ -46,6 +56,12 @@ public sealed class ForwardBatch
 
     /// <summary>Batch rows whose logits are wanted (usually each sequence's last token).</summary>
     public int[] LogitRows { get; }
+
+    /// <summary>The sequence each token belongs to. Length T.</summary>
+    public int[] TokenSequence { get; }
+
+    /// <summary>The KV cache slot (page x page size + offset) that holds position <paramref name="position"/> of a sequence.</summary>
+    public int Slot(int sequence, int position) => PageTables[sequence][position / PageSize] * PageSize + position % PageSize;
 
     public int TokenCount => TokenIds.Length;
 

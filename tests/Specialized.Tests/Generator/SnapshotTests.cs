@@ -40,6 +40,6 @@ public sealed class SnapshotTests
         Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
         string source = Assert.Single(result.GeneratedSources).SourceText.ToString();
         Assert.Contains("public readonly Parameter LmHead = new(\"lm_head.weight\", [152064, 3584]);", source);
-        Assert.Contains("k.Attention(27, 0, x.Qkv, batch, x.Attention);", source);
+        Assert.Contains("k.Attention(batch, 27, 0, x.Qkv, x.Attention);", source);
     }
 }

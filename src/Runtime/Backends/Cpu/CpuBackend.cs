@@ -1,0 +1,41 @@
+using Specialized.Models;
+using Specialized.Weights;
+
+namespace Specialized.Backends.Cpu;
+
+/// <summary>The managed CPU backend: host memory, SIMD kernels, all cores.</summary>
+public sealed class CpuBackend : IBackend
+{
+    public string Name => "cpu";
+
+    public string Device => $"CPU, {Environment.ProcessorCount} threads, {(System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "AVX2" : "no 256-bit SIMD")}";
+
+    public Tensor CreateWeight(Parameter parameter, DType preferred, IWeightSource source)
+    {
+        int[] shape = [.. parameter.Shape];
+        // Matrices stay in bfloat16 when the checkpoint has them so (half the bytes per token); vectors and other
+        // dtypes become float32, which holds bf16 and fp16 values exactly.
+        if (shape.Length == 2 && preferred == DType.BFloat16)
+        {
+            var t = CpuTensor.BFloat16(shape);
+            source.WriteBFloat16(t.Bf16);
+            return t;
+        }
+        var f = CpuTensor.Float32(shape);
+        source.WriteFloat32(f.Floats);
+        return f;
+    }
+
+    public Tensor CreateActivations(int rows, int columns) => CpuTensor.Float32(rows, columns);
+
+    public IQwen2Kernels<TDims> CreateKernels<TDims>(TDims dims, KvCacheLayout kv, int maxPositions) where TDims : struct, IQwen2Dims =>
+        new CpuKernels<TDims>(dims, kv, maxPositions);
+
+    public void CopyRows(Tensor source, int rows, Span<float> destination)
+    {
+        CpuTensor t = CpuTensor.Of(source);
+        t.F32[..(rows * t.RowLength)].CopyTo(destination);
+    }
+
+    public void Dispose() { }
+}

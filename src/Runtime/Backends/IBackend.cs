@@ -1,0 +1,39 @@
+using Specialized.Models;
+using Specialized.Weights;
+
+namespace Specialized.Backends;
+
+/// <summary>
+/// Where a model runs: it owns memory (weights, activations, KV cache) and the kernels. The model runner talks to
+/// it; the generated model only sees the kernels.
+/// </summary>
+public interface IBackend : IDisposable
+{
+    /// <summary>"cpu" or "cuda", as <c>--device</c> names it.</summary>
+    string Name { get; }
+
+    /// <summary>A human description of the device, for logs and benchmark tables.</summary>
+    string Device { get; }
+
+    /// <summary>
+    /// Creates the backend's copy of a weight with the parameter's shape. The backend picks the element type
+    /// (<paramref name="preferred"/> is the checkpoint's, for matrices) and calls back to fill it.
+    /// </summary>
+    Tensor CreateWeight(Parameter parameter, DType preferred, IWeightSource source);
+
+    /// <summary>A float32 activation tensor [rows, columns].</summary>
+    Tensor CreateActivations(int rows, int columns);
+
+    IQwen2Kernels<TDims> CreateKernels<TDims>(TDims dims, KvCacheLayout kv, int maxPositions) where TDims : struct, IQwen2Dims;
+
+    /// <summary>Copies the first <paramref name="rows"/> rows of a float32 tensor to the host.</summary>
+    void CopyRows(Tensor source, int rows, Span<float> destination);
+}
+
+/// <summary>Writes one parameter's elements, stacked from the checkpoint's tensors, in the form a backend asks for.</summary>
+public interface IWeightSource
+{
+    void WriteBFloat16(Span<ushort> destination);
+
+    void WriteFloat32(Span<float> destination);
+}

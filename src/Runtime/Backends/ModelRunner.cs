@@ -1,0 +1,107 @@
+using Specialized.Models;
+using Specialized.Weights;
+
+namespace Specialized.Backends;
+
+/// <summary>Sizes a model runner allocates for.</summary>
+public sealed record RunnerOptions(int MaxBatchTokens, int MaxLogitRows, KvCacheLayout Kv, int MaxPositions);
+
+/// <summary>
+/// Runs forward steps of one model on one backend: it owns the weights, the workspace and the KV cache (through the
+/// kernels), and turns a <see cref="ForwardBatch"/> into logits. The model stays ignorant of requests; the runner
+/// stays ignorant of scheduling.
+/// </summary>
+public interface IModelRunner : IDisposable
+{
+    ModelSpec Spec { get; }
+
+    RunnerOptions Options { get; }
+
+    IBackend Backend { get; }
+
+    /// <summary>Whether the runner uses code specialized at build time, or the generic run-time-dims kernels.</summary>
+    bool IsSpecialized { get; }
+
+    /// <summary>
+    /// One step. Returns the logits of <c>batch.LogitRows</c> as [rows, vocab], and the final hidden states [T, hidden]
+    /// when asked; both stay valid until the next call.
+    /// </summary>
+    ForwardOutput Forward(ForwardBatch batch, bool returnHiddenStates = false);
+}
+
+/// <summary>The host-side results of one step. The arrays are reused by the next step.</summary>
+public readonly record struct ForwardOutput(ReadOnlyMemory<float> Logits, ReadOnlyMemory<float> HiddenStates);
+
+public sealed class ModelRunner<TDims> : IModelRunner where TDims : struct, IQwen2Dims
+{
+    private readonly IQwen2Model<TDims> _model;
+    private readonly IQwen2Kernels<TDims> _kernels;
+    private readonly Qwen2Workspace _workspace;
+    private readonly float[] _logits;
+    private readonly float[] _hidden;
+
+    public ModelRunner(IQwen2Model<TDims> model, IBackend backend, RunnerOptions options, bool isSpecialized)
+    {
+        _model = model;
+        Backend = backend;
+        Options = options;
+        IsSpecialized = isSpecialized;
+        TDims d = model.Dims;
+        int t = options.MaxBatchTokens;
+        _kernels = backend.CreateKernels(d, options.Kv, options.MaxPositions);
+        _workspace = new Qwen2Workspace(
+            backend.CreateActivations(t, d.HiddenSize), backend.CreateActivations(t, d.HiddenSize),
+            backend.CreateActivations(t, d.HiddenSize), backend.CreateActivations(t, d.QkvSize),
+            backend.CreateActivations(t, d.QSize), backend.CreateActivations(t, 2 * d.IntermediateSize),
+            backend.CreateActivations(t, d.IntermediateSize), backend.CreateActivations(options.MaxLogitRows, d.VocabSize));
+        _logits = new float[(long)options.MaxLogitRows * d.VocabSize];
+        _hidden = new float[(long)t * d.HiddenSize];
+    }
+
+    public ModelSpec Spec => _model.Spec;
+
+    public RunnerOptions Options { get; }
+
+    public IBackend Backend { get; }
+
+    public bool IsSpecialized { get; }
+
+    public IWeightTree Weights => _model.Weights;
+
+    public ForwardOutput Forward(ForwardBatch batch, bool returnHiddenStates = false)
+    {
+        if (batch.TokenCount == 0) throw new ArgumentException("A forward step needs at least one token.", nameof(batch));
+        if (batch.TokenCount > Options.MaxBatchTokens)
+        {
+            throw new ArgumentException($"The batch has {batch.TokenCount} tokens; this runner holds at most {Options.MaxBatchTokens}.", nameof(batch));
+        }
+        if (batch.LogitRows.Length > Options.MaxLogitRows)
+        {
+            throw new ArgumentException($"The batch asks for {batch.LogitRows.Length} logit rows; this runner holds at most {Options.MaxLogitRows}.", nameof(batch));
+        }
+        if (batch.PageSize != Options.Kv.PageSize) throw new ArgumentException("The batch's page size differs from the KV cache's.", nameof(batch));
+
+        _model.Forward(_kernels, _workspace, batch);
+
+        int vocab = _model.Dims.VocabSize;
+        int rows = batch.LogitRows.Length;
+        Backend.CopyRows(_workspace.Logits, rows, _logits);
+        ReadOnlyMemory<float> hidden = default;
+        if (returnHiddenStates)
+        {
+            Backend.CopyRows(_workspace.Normed, batch.TokenCount, _hidden);
+            hidden = _hidden.AsMemory(0, batch.TokenCount * _model.Dims.HiddenSize);
+        }
+        return new ForwardOutput(_logits.AsMemory(0, rows * vocab), hidden);
+    }
+
+    public void Dispose()
+    {
+        _workspace.Dispose();
+        foreach (Parameter p in _model.Weights.Parameters)
+        {
+            if (p.IsBound) p.Value.Dispose();
+        }
+        (_kernels as IDisposable)?.Dispose();
+    }
+}
