@@ -108,7 +108,6 @@ internal static class ModelEmitter
         w.Line($"public float RmsNormEps => {Flt(s.RmsNormEps)};");
         w.Line($"public double RopeTheta => {Dbl(s.RopeTheta)};");
         w.Line($"public double RopePositionScale => {Dbl(1.0 / s.RopeScalingFactor)};");
-        w.Line($"public bool TieWordEmbeddings => {Bool(s.TieWordEmbeddings)};");
         w.Close();
     }
 

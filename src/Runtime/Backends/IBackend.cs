@@ -24,7 +24,8 @@ public interface IBackend : IDisposable
     /// <summary>A float32 activation tensor [rows, columns].</summary>
     Tensor CreateActivations(int rows, int columns);
 
-    IQwen2Kernels<TDims> CreateKernels<TDims>(TDims dims, KvCacheLayout kv, int maxPositions) where TDims : struct, IQwen2Dims;
+    /// <summary>The kernels for a model of <typeparamref name="TDims"/>, with a KV cache and buffers sized by the options.</summary>
+    IQwen2Kernels<TDims> CreateKernels<TDims>(TDims dims, RunnerOptions options) where TDims : struct, IQwen2Dims;
 
     /// <summary>Copies the first <paramref name="rows"/> rows of a float32 tensor to the host.</summary>
     void CopyRows(Tensor source, int rows, Span<float> destination);

@@ -48,7 +48,7 @@ public sealed class ModelRunner<TDims> : IModelRunner where TDims : struct, IQwe
         IsSpecialized = isSpecialized;
         TDims d = model.Dims;
         int t = options.MaxBatchTokens;
-        _kernels = backend.CreateKernels(d, options.Kv, options.MaxPositions);
+        _kernels = backend.CreateKernels(d, options);
         _workspace = new Qwen2Workspace(
             backend.CreateActivations(t, d.HiddenSize), backend.CreateActivations(t, d.HiddenSize),
             backend.CreateActivations(t, d.HiddenSize), backend.CreateActivations(t, d.QkvSize),

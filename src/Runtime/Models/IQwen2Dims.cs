@@ -4,6 +4,7 @@ namespace Specialized.Models;
 /// The dimensions of a Qwen2 model as a kernel sees them. Kernels are generic over a struct implementing this:
 /// a generated <c>Dims</c> struct returns literals (the JIT and ILGPU fold them into the code), while
 /// <see cref="RuntimeDims"/> carries the same values in fields for checkpoints no build has specialized.
+/// Implementations must be blittable (no bool fields): ILGPU passes them to kernels by value.
 /// </summary>
 public interface IQwen2Dims
 {
@@ -32,8 +33,6 @@ public interface IQwen2Dims
 
     /// <summary>Multiplier applied to positions before rotation: 1 / factor for linear rope scaling, else 1.</summary>
     double RopePositionScale { get; }
-
-    bool TieWordEmbeddings { get; }
 }
 
 /// <summary>Dimensions held in fields, read from a config at run time: the generic instantiation of the kernels.</summary>
@@ -55,7 +54,6 @@ public readonly struct RuntimeDims : IQwen2Dims
         RmsNormEps = (float)spec.RmsNormEps;
         RopeTheta = spec.RopeTheta;
         RopePositionScale = 1.0 / spec.RopeScalingFactor;
-        TieWordEmbeddings = spec.TieWordEmbeddings;
     }
 
     public int VocabSize { get; }
@@ -72,5 +70,4 @@ public readonly struct RuntimeDims : IQwen2Dims
     public float RmsNormEps { get; }
     public double RopeTheta { get; }
     public double RopePositionScale { get; }
-    public bool TieWordEmbeddings { get; }
 }

@@ -46,10 +46,11 @@ internal sealed class RandomModel
         }
     }
 
-    /// <summary>A runner for the generated or generic model of this spec on the CPU backend, with weights bound.</summary>
-    public ModelRunner<TDims> Runner<TDims>(IQwen2Model<TDims> model, RunnerOptions options) where TDims : struct, IQwen2Dims
+    /// <summary>A runner for the generated or generic model of this spec, with weights bound (on the CPU backend by default).</summary>
+    public ModelRunner<TDims> Runner<TDims>(IQwen2Model<TDims> model, RunnerOptions options, IBackend? backend = null)
+        where TDims : struct, IQwen2Dims
     {
-        var backend = new Specialized.Backends.Cpu.CpuBackend();
+        backend ??= new Specialized.Backends.Cpu.CpuBackend();
         Bind(model.Weights, backend);
         return new ModelRunner<TDims>(model, backend, options, isSpecialized: typeof(TDims) != typeof(RuntimeDims));
     }

@@ -28,8 +28,8 @@ public sealed class CpuBackend : IBackend
 
     public Tensor CreateActivations(int rows, int columns) => CpuTensor.Float32(rows, columns);
 
-    public IQwen2Kernels<TDims> CreateKernels<TDims>(TDims dims, KvCacheLayout kv, int maxPositions) where TDims : struct, IQwen2Dims =>
-        new CpuKernels<TDims>(dims, kv, maxPositions);
+    public IQwen2Kernels<TDims> CreateKernels<TDims>(TDims dims, RunnerOptions options) where TDims : struct, IQwen2Dims =>
+        new CpuKernels<TDims>(dims, options.Kv, options.MaxPositions);
 
     public void CopyRows(Tensor source, int rows, Span<float> destination)
     {

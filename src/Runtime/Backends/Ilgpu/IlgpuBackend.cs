@@ -1,0 +1,110 @@
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+using Specialized.Models;
+using Specialized.Weights;
+
+namespace Specialized.Backends.Ilgpu;
+
+/// <summary>
+/// A backend on an ILGPU accelerator: CUDA on an NVIDIA GPU, or ILGPU's CPU accelerator, which simulates every GPU
+/// thread and so serves only to test the same kernels on tiny shapes where no GPU exists.
+/// </summary>
+public sealed class IlgpuBackend : IBackend
+{
+    private readonly Context _context;
+    private readonly Accelerator _accelerator;
+    private readonly AcceleratorStream _stream;
+    private readonly List<IDisposable> _kernels = [];
+
+    private IlgpuBackend(Context context, Accelerator accelerator)
+    {
+        _context = context;
+        _accelerator = accelerator;
+        _stream = accelerator.CreateStream();
+    }
+
+    /// <summary>Whether ILGPU finds a CUDA device on this machine.</summary>
+    public static bool CudaAvailable()
+    {
+        try
+        {
+            using Context context = Context.Create(b => b.Cuda());
+            return context.GetCudaDevices().Count > 0;
+        }
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or InvalidOperationException or CudaException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The first CUDA device.</summary>
+    public static IlgpuBackend CreateCuda()
+    {
+        Context context = Context.Create(b => b.Cuda().EnableAlgorithms().Optimize(OptimizationLevel.O1));
+        if (context.GetCudaDevices().Count == 0)
+        {
+            context.Dispose();
+            throw new InvalidOperationException("No CUDA device was found; use --device cpu.");
+        }
+        return new IlgpuBackend(context, context.GetCudaDevice(0).CreateAccelerator(context));
+    }
+
+    /// <summary>ILGPU's CPU accelerator with 32-lane warps, as the kernels assume: for tests on tiny shapes.</summary>
+    public static IlgpuBackend CreateCpuSimulator()
+    {
+        Context context = Context.Create(b => b.CPU(new CPUDevice(32, 1, 1)).EnableAlgorithms().Optimize(OptimizationLevel.O1));
+        return new IlgpuBackend(context, context.GetCPUDevice(0).CreateCPUAccelerator(context, CPUAcceleratorMode.Sequential));
+    }
+
+    public string Name => _accelerator.AcceleratorType == AcceleratorType.Cuda ? "cuda" : "ilgpu-cpu";
+
+    public string Device => _accelerator.Name;
+
+    public Tensor CreateWeight(Parameter parameter, DType preferred, IWeightSource source)
+    {
+        int[] shape = [.. parameter.Shape];
+        if (shape.Length == 2)
+        {
+            // Matrices go to the GPU as bfloat16 whatever the checkpoint holds: the kernels stream bf16.
+            var host = new ushort[parameter.ElementCount];
+            source.WriteBFloat16(host);
+            var t = IlgpuTensor.BFloat16(_accelerator, shape);
+            t.B16.CopyFromCPU(_stream, host);
+            _stream.Synchronize();
+            return t;
+        }
+        var values = new float[parameter.ElementCount];
+        source.WriteFloat32(values);
+        var f = IlgpuTensor.Float32(_accelerator, shape);
+        f.F32.CopyFromCPU(_stream, values);
+        _stream.Synchronize();
+        return f;
+    }
+
+    public Tensor CreateActivations(int rows, int columns) => IlgpuTensor.Float32(_accelerator, [rows, columns]);
+
+    public IQwen2Kernels<TDims> CreateKernels<TDims>(TDims dims, RunnerOptions options) where TDims : struct, IQwen2Dims
+    {
+        var kernels = new IlgpuKernels<TDims>(_accelerator, _stream, dims, options);
+        _kernels.Add(kernels);
+        return kernels;
+    }
+
+    public void CopyRows(Tensor source, int rows, Span<float> destination)
+    {
+        IlgpuTensor t = IlgpuTensor.Of(source);
+        int count = rows * t.RowLength;
+        t.F32.SubView(0, count).CopyToCPU(_stream, destination[..count]);
+        _stream.Synchronize();
+    }
+
+    public void Dispose()
+    {
+        foreach (IDisposable k in _kernels) k.Dispose();
+        _stream.Dispose();
+        _accelerator.Dispose();
+        _context.Dispose();
+    }
+}

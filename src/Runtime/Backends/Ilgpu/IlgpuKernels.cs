@@ -1,0 +1,155 @@
+using ILGPU;
+using ILGPU.Runtime;
+using Specialized.Kernels;
+using Specialized.Models;
+
+namespace Specialized.Backends.Ilgpu;
+
+/// <summary>
+/// The seam implemented with ILGPU kernels, compiled for <typeparamref name="TDims"/>: with a generated dims struct
+/// the sizes are literals in the PTX. The same kernels run on CUDA and, in tests, on ILGPU's CPU accelerator.
+/// All work goes to one stream in order; nothing synchronises inside a step.
+/// </summary>
+public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable where TDims : struct, IQwen2Dims
+{
+    private readonly Accelerator _accelerator;
+    private readonly AcceleratorStream _stream;
+    private readonly TDims _dims;
+    private readonly int _groupSize;
+    private readonly DeviceBatch _batch;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _cos, _sin, _empty;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense>[] _keys, _values;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _gathered;
+
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<int>, ArrayView<float>, int, TDims> _embed;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, TDims> _norm;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int> _linear;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims> _ropeKv;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims> _attention;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, TDims> _siluMul;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int> _gather;
+
+    public IlgpuKernels(Accelerator accelerator, AcceleratorStream stream, TDims dims, RunnerOptions options)
+    {
+        if (dims.HeadDim > AttentionKernel.MaxHeadDim)
+        {
+            throw new NotSupportedException($"head_dim {dims.HeadDim} is above the {AttentionKernel.MaxHeadDim} the attention kernel supports.");
+        }
+        if (dims.HiddenSize % 4 != 0 || dims.IntermediateSize % 4 != 0 || dims.QSize % 4 != 0)
+        {
+            throw new NotSupportedException("The GPU kernels read weights four bf16 at a time: hidden, intermediate and q sizes must be multiples of 4.");
+        }
+        _accelerator = accelerator;
+        _stream = stream;
+        _dims = dims;
+        _groupSize = Math.Min(256, accelerator.MaxNumThreadsPerGroup);
+        _batch = new DeviceBatch(accelerator);
+
+        var rope = RotaryTable.For(dims, options.MaxPositions);
+        _cos = accelerator.Allocate1D(rope.Cos);
+        _sin = accelerator.Allocate1D(rope.Sin);
+        _empty = accelerator.Allocate1D<float>(1);
+        long cacheLength = (long)options.Kv.Slots * dims.KvSize;
+        _keys = new MemoryBuffer1D<float, Stride1D.Dense>[dims.NumLayers];
+        _values = new MemoryBuffer1D<float, Stride1D.Dense>[dims.NumLayers];
+        for (int l = 0; l < dims.NumLayers; l++)
+        {
+            _keys[l] = accelerator.Allocate1D<float>(cacheLength);
+            _values[l] = accelerator.Allocate1D<float>(cacheLength);
+        }
+        _gathered = accelerator.Allocate1D<float>((long)options.MaxLogitRows * dims.HiddenSize);
+
+        _embed = accelerator.LoadKernel<ArrayView<ushort>, ArrayView<int>, ArrayView<float>, int, TDims>(EmbedKernel.Run);
+        _norm = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, TDims>(RmsNormKernel.Run);
+        _linear = accelerator.LoadKernel<ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int>(LinearKernel.Run);
+        _ropeKv = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims>(RopeKvKernel.Run);
+        _attention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>(AttentionKernel.Run);
+        _siluMul = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, TDims>(SiluMulKernel.Run);
+        _gather = accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(GatherRowsKernel.Run);
+    }
+
+    public void Embed(ForwardBatch batch, Tensor table, Tensor output)
+    {
+        _batch.Use(batch, _stream);
+        int n = batch.TokenCount * _dims.HiddenSize;
+        _embed(_stream, Elementwise(n), IlgpuTensor.Of(table).B16, _batch.TokenIds, IlgpuTensor.Of(output).F32, batch.TokenCount, _dims);
+    }
+
+    public void RmsNorm(ForwardBatch batch, Tensor input, Tensor weight, Tensor output)
+    {
+        _batch.Use(batch, _stream);
+        ArrayView<float> x = IlgpuTensor.Of(input).F32;
+        _norm(_stream, new KernelConfig(batch.TokenCount, _groupSize), x, x, IlgpuTensor.Of(weight).F32, IlgpuTensor.Of(output).F32, 0, _dims);
+    }
+
+    public void AddRmsNorm(ForwardBatch batch, Tensor residual, Tensor input, Tensor weight, Tensor output)
+    {
+        _batch.Use(batch, _stream);
+        _norm(_stream, new KernelConfig(batch.TokenCount, _groupSize), IlgpuTensor.Of(residual).F32, IlgpuTensor.Of(input).F32,
+            IlgpuTensor.Of(weight).F32, IlgpuTensor.Of(output).F32, 1, _dims);
+    }
+
+    public void Linear(ForwardBatch batch, Tensor input, Tensor weight, Tensor? bias, Tensor output)
+    {
+        _batch.Use(batch, _stream);
+        Gemv(IlgpuTensor.Of(input).F32, IlgpuTensor.Of(weight), bias is null ? null : IlgpuTensor.Of(bias), IlgpuTensor.Of(output).F32, batch.TokenCount);
+    }
+
+    public void RopeAndStoreKv(ForwardBatch batch, int layer, Tensor qkv)
+    {
+        _batch.Use(batch, _stream);
+        int n = batch.TokenCount * (_dims.NumHeads + 2 * _dims.NumKvHeads) * (_dims.HeadDim / 2);
+        _ropeKv(_stream, Elementwise(n), IlgpuTensor.Of(qkv).F32, _keys[layer].View, _values[layer].View, _cos.View, _sin.View,
+            _batch.Positions, _batch.Slots, batch.TokenCount, _dims);
+    }
+
+    public void Attention(ForwardBatch batch, int layer, int slidingWindow, Tensor qkv, Tensor output)
+    {
+        _batch.Use(batch, _stream);
+        int warps = batch.TokenCount * _dims.NumHeads;
+        int warpsPerGroup = _groupSize / 32;
+        _attention(_stream, new KernelConfig((warps + warpsPerGroup - 1) / warpsPerGroup, _groupSize),
+            IlgpuTensor.Of(qkv).F32, IlgpuTensor.Of(output).F32, _keys[layer].View, _values[layer].View,
+            _batch.Positions, _batch.TokenSequence, _batch.PageTable, _batch.PageOffsets, batch.PageSize, slidingWindow, batch.TokenCount, _dims);
+    }
+
+    public void SiluMul(ForwardBatch batch, Tensor gateUp, Tensor output)
+    {
+        _batch.Use(batch, _stream);
+        _siluMul(_stream, Elementwise(batch.TokenCount * _dims.IntermediateSize), IlgpuTensor.Of(gateUp).F32, IlgpuTensor.Of(output).F32,
+            batch.TokenCount, _dims);
+    }
+
+    public void Logits(ForwardBatch batch, Tensor input, Tensor weight, Tensor logits)
+    {
+        _batch.Use(batch, _stream);
+        int rows = batch.LogitRows.Length;
+        if (rows == 0) return;
+        int h = _dims.HiddenSize;
+        ArrayView<float> gathered = _gathered.View.SubView(0, (long)rows * h);
+        _gather(_stream, Elementwise(rows * h), IlgpuTensor.Of(input).F32, _batch.LogitRows, gathered, rows, h);
+        Gemv(gathered, IlgpuTensor.Of(weight), null, IlgpuTensor.Of(logits).F32, rows);
+    }
+
+    private void Gemv(ArrayView<float> x, IlgpuTensor weight, IlgpuTensor? bias, ArrayView<float> y, int tokens)
+    {
+        int outDim = weight.Shape[0], inDim = weight.Shape[1];
+        int warpsPerGroup = _groupSize / 32;
+        var grid = new Index2D((outDim + warpsPerGroup - 1) / warpsPerGroup, (tokens + LinearKernel.TokensPerWarp - 1) / LinearKernel.TokensPerWarp);
+        _linear(_stream, new KernelConfig(grid, new Index2D(_groupSize, 1)), x, weight.B16Quads, bias?.F32 ?? _empty.View, bias is null ? 0 : 1,
+            y, tokens, inDim, outDim);
+    }
+
+    private KernelConfig Elementwise(int count) => new((count + _groupSize - 1) / _groupSize, _groupSize);
+
+    public void Dispose()
+    {
+        _batch.Dispose();
+        _cos.Dispose();
+        _sin.Dispose();
+        _empty.Dispose();
+        _gathered.Dispose();
+        foreach (var b in _keys) b.Dispose();
+        foreach (var b in _values) b.Dispose();
+    }
+}

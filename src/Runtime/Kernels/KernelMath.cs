@@ -1,0 +1,29 @@
+using ILGPU;
+
+namespace Specialized.Kernels;
+
+/// <summary>Helpers the kernels share: bfloat16 widening and warp/group reductions (warps of 32 lanes).</summary>
+internal static class KernelMath
+{
+    /// <summary>A bfloat16 is the top half of the float32 with the same value.</summary>
+    public static float Bf16(uint bits) => Interop.IntAsFloat(bits << 16);
+
+    /// <summary>The sum over the warp, in every lane.</summary>
+    public static float WarpSum(float value)
+    {
+        for (int offset = 16; offset > 0; offset >>= 1) value += Warp.ShuffleXor(value, offset);
+        return value;
+    }
+
+    /// <summary>The sum over the group, in every thread. Group size is a multiple of 32, at most 1024.</summary>
+    public static float GroupSum(float value)
+    {
+        ArrayView<float> partial = SharedMemory.Allocate<float>(32);
+        value = WarpSum(value);
+        if (Warp.LaneIdx == 0) partial[Warp.WarpIdx] = value;
+        Group.Barrier();
+        int warps = Group.DimX / 32;
+        value = Warp.LaneIdx < warps ? partial[Warp.LaneIdx] : 0f;
+        return WarpSum(value);
+    }
+}

@@ -1,0 +1,21 @@
+using ILGPU;
+using ILGPU.Algorithms;
+using Specialized.Models;
+
+namespace Specialized.Kernels;
+
+/// <summary>output[t, i] = silu(gate[t, i]) · up[t, i], where gateUp rows are [gate | up]. One thread an element.</summary>
+internal static class SiluMulKernel
+{
+    public static void Run<TDims>(ArrayView<float> gateUp, ArrayView<float> output, int tokens, TDims dims)
+        where TDims : struct, IQwen2Dims
+    {
+        int n = dims.IntermediateSize;
+        int index = Grid.GlobalIndex.X;
+        if (index >= tokens * n) return;
+        int t = index / n;
+        int at = index + t * n;
+        float g = gateUp[at];
+        output[index] = g / (1f + XMath.Exp(-g)) * gateUp[at + n];
+    }
+}

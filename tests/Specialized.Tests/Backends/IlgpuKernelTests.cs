@@ -1,0 +1,56 @@
+using Specialized.Backends;
+using Specialized.Backends.Ilgpu;
+using Specialized.Models;
+using Specialized.Tests.Support;
+
+namespace Specialized.Tests.Backends;
+
+/// <summary>
+/// The GPU kernels, run on ILGPU's CPU accelerator (it simulates every thread, so shapes are tiny and launches few),
+/// against the CPU backend on the same weights and batches.
+/// </summary>
+public sealed class IlgpuKernelTests
+{
+    // Both sides accumulate in float32 in different orders (warp trees against SIMD lanes); relative differences are
+    // ~1e-6, so 1e-4 on logits of size ~10 bounds rounding while any indexing or masking error shows as O(1).
+    private const double Tolerance = 1e-4;
+
+    private static readonly RunnerOptions Options = new(MaxBatchTokens: 16, MaxLogitRows: 16, Kv: new KvCacheLayout(8, 4), MaxPositions: 64);
+
+    [Theory]
+    [InlineData("\"num_attention_heads\": 4, \"num_key_value_heads\": 2, \"tie_word_embeddings\": true")]
+    [InlineData("\"num_attention_heads\": 2, \"num_key_value_heads\": 1, \"use_sliding_window\": true, \"sliding_window\": 3, \"max_window_layers\": 1")]
+    public void Prefill_in_chunks_then_decode_matches_the_cpu_backend(string shape)
+    {
+        ModelSpec spec = ModelConfig.Parse($$"""
+            {"model_type": "qwen2", "vocab_size": 61, "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2,
+             "rope_theta": 10000.0, "rms_norm_eps": 1e-6, {{shape}}}
+            """);
+        var model = new RandomModel(spec, seed: 11);
+        using var cpu = model.Runner(new GenericQwen2Model(spec), Options);
+        using var gpu = model.Runner(new GenericQwen2Model(spec), Options, IlgpuBackend.CreateCpuSimulator());
+
+        int[] pages = [5, 2];
+        int[] prompt = [3, 60, 17, 8, 41];
+        ForwardBatch[] steps =
+        [
+            Batch(prompt[..3], 0, pages),
+            Batch(prompt[3..], 3, pages),
+            Batch([29], 5, pages),
+        ];
+        foreach (ForwardBatch step in steps)
+        {
+            float[] expected = cpu.Forward(step).Logits.ToArray();
+            float[] actual = gpu.Forward(step).Logits.ToArray();
+            Assert.Equal(expected.Length, actual.Length);
+            for (int i = 0; i < expected.Length; i++)
+            {
+                Assert.True(Math.Abs(expected[i] - actual[i]) < Tolerance, $"element {i}: {expected[i]} vs {actual[i]}");
+            }
+        }
+    }
+
+    private static ForwardBatch Batch(int[] tokens, int cached, int[] pages) =>
+        new(tokens, Enumerable.Range(cached, tokens.Length).ToArray(), [0, tokens.Length], [cached], [pages], Options.Kv.PageSize,
+            Enumerable.Range(0, tokens.Length).ToArray());
+}
