@@ -19,6 +19,7 @@ public sealed class CheckpointErrorTests
         { "JSON cut short", """{"w":""" + F32Pair, 8, null, null, "not valid JSON" },
         { "text after the JSON", "{} {}", 0, null, null, "not valid JSON" },
         { "not an object", "[1, 2]", 0, null, null, "not a JSON object" },
+        { "nesting past the reader's depth", "{\"w\":{\"x\":" + new string('[', 100) + new string(']', 100) + "}}", 0, null, "w", "not valid JSON" },
         { "tensor entry not an object", """{"w":[0,8]}""", 8, null, "w", "not an object" },
         { "duplicate tensor", """{"w":""" + F32Pair + ""","w":""" + F32Pair + "}", 8, null, "w", "lists it twice" },
         { "metadata not strings", """{"__metadata__":{"format":1}}""", 0, null, "__metadata__", "not a string" },
@@ -55,6 +56,17 @@ public sealed class CheckpointErrorTests
         // The folder reader reports the same file.
         var viaFolder = Assert.Throws<CheckpointException>(() => Checkpoint.Open(temp.Path));
         Assert.Equal(e.Message, viaFolder.Message);
+    }
+
+    [Fact]
+    public void Header_may_have_null_metadata_unknown_keys_and_padding()
+    {
+        using var temp = new TempFolder();
+        string path = temp.File("model.safetensors");
+        TestCheckpoints.WriteRaw(path, """{"__metadata__":null,"w":{"dtype":"F32","future":{"x":[1]},"shape":[2],"data_offsets":[0,8]}}   """, 8);
+        using SafetensorsFile file = SafetensorsFile.Open(path);
+        Assert.Empty(file.Metadata);
+        Assert.Equal("w", Assert.Single(file.Tensors).Name);
     }
 
     [Theory]

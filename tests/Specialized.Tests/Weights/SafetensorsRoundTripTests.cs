@@ -30,9 +30,9 @@ public sealed class SafetensorsRoundTripTests
         using var temp = new TempFolder();
         string path = temp.File("mixed.safetensors");
         var random = new Random(1);
-        float[] bf = TestCheckpoints.RandomValues(random, 15, SafetensorsDType.BFloat16);
-        float[] f16 = TestCheckpoints.RandomValues(random, 7, SafetensorsDType.Float16);
-        float[] f32 = TestCheckpoints.RandomValues(random, 6, SafetensorsDType.Float32);
+        float[] bf = TestCheckpoints.RandomValues(random, 15);
+        float[] f16 = TestCheckpoints.RandomValues(random, 7);
+        float[] f32 = TestCheckpoints.RandomValues(random, 6);
         byte[] flags = [1, 0, 1];
         SafetensorsWriter.Write(path, [
             TensorToWrite.FromSingles("z.bf16", SafetensorsDType.BFloat16, [3, 5], bf),
