@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Globalization;
 using System.Text.Json;
 
 namespace Specialized.Weights;
@@ -40,7 +41,7 @@ internal static class SafetensorsHeader
         if (headerLength > MaxHeaderBytes)
         {
             throw new CheckpointException(file, null,
-                $"the header length {headerLength} is over the {MaxHeaderBytes:N0}-byte limit: the file is not safetensors, or it is damaged");
+                $"the header length {headerLength} is over the {MaxHeaderBytes.ToString("N0", CultureInfo.InvariantCulture)}-byte limit: the file is not safetensors, or it is damaged");
         }
         long dataStart = LengthBytes + (long)headerLength;
         if (dataStart > fileLength)
