@@ -98,7 +98,7 @@ public sealed class WeightPlan(IReadOnlyList<ParameterPlan> parameters, IReadOnl
 /// elements one after the other; <see cref="CopyTo(long, Span{byte}, DType)"/> writes any run of them in the
 /// dtype the backend stores, converting as it goes.
 /// </summary>
-public sealed class ParameterPlan
+public sealed class ParameterPlan : IWeightSource
 {
     /// <summary>Elements converted per step, so no span over a source passes 2 GiB.</summary>
     private const int ChunkElements = 1 << 24;
@@ -114,6 +114,17 @@ public sealed class ParameterPlan
     public IReadOnlyList<TensorView> Sources { get; }
 
     public long ElementCount => Parameter.ElementCount;
+
+    /// <summary>
+    /// The dtype the checkpoint stores this parameter in: BFloat16 or Float16 when every source is, else Float32
+    /// (which holds all of them exactly).
+    /// </summary>
+    public DType CheckpointDType => Sources.All(s => s.DType == SafetensorsDType.BFloat16) ? DType.BFloat16
+        : Sources.All(s => s.DType == SafetensorsDType.Float16) ? DType.Float16 : DType.Float32;
+
+    public void WriteBFloat16(Span<ushort> destination) => CopyTo(MemoryMarshal.AsBytes(destination), DType.BFloat16);
+
+    public void WriteFloat32(Span<float> destination) => CopyTo(MemoryMarshal.AsBytes(destination), DType.Float32);
 
     /// <summary>Writes the whole parameter into <paramref name="destination"/>, which must hold exactly that many elements of <paramref name="dtype"/>.</summary>
     public void CopyTo(Span<byte> destination, DType dtype)

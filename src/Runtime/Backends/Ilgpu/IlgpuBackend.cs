@@ -55,7 +55,7 @@ public sealed class IlgpuBackend : IBackend
     public static IlgpuBackend CreateCpuSimulator()
     {
         Context context = Context.Create(b => b.CPU(new CPUDevice(32, 1, 1)).EnableAlgorithms().Optimize(OptimizationLevel.O1));
-        return new IlgpuBackend(context, context.GetCPUDevice(0).CreateCPUAccelerator(context, CPUAcceleratorMode.Sequential));
+        return new IlgpuBackend(context, context.GetCPUDevice(0).CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel));
     }
 
     public string Name => _accelerator.AcceleratorType == AcceleratorType.Cuda ? "cuda" : "ilgpu-cpu";
