@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using Microsoft.ML.Tokenizers;
 
 namespace Specialized.Text;
 
@@ -14,16 +13,10 @@ namespace Specialized.Text;
 /// there, not <c>\p{L}</c> or <c>\p{N}</c>, and the pieces, hence the ids, would differ from Hugging Face's. Here every
 /// class is decided per code point, and <c>\s</c> is Unicode White_Space, as in Oniguruma.
 /// </remarks>
-internal sealed class Qwen2PreTokenizer : PreTokenizer
+internal static class Qwen2PreTokenizer
 {
     /// <summary>The Split regex of every Qwen2-family tokenizer.json; loading checks the file has exactly this one.</summary>
     public const string Pattern = @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
-
-    public static Qwen2PreTokenizer Instance { get; } = new();
-
-    public override IEnumerable<(int Offset, int Length)> PreTokenize(string text) => Split(text);
-
-    public override IEnumerable<(int Offset, int Length)> PreTokenize(ReadOnlySpan<char> text) => Split(text);
 
     /// <summary>The pieces of <paramref name="text"/>, in order; together they cover it exactly.</summary>
     public static List<(int Offset, int Length)> Split(ReadOnlySpan<char> text)

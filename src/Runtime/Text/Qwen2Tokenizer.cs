@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text;
 using Microsoft.ML.Tokenizers;
 
@@ -7,11 +8,19 @@ namespace Specialized.Text;
 /// The Qwen2-family tokenizer (Qwen2, Qwen2.5, Qwen3), read from a checkpoint folder's tokenizer.json and
 /// tokenizer_config.json, giving the ids Hugging Face tokenizers gives: added tokens are split out of the raw text
 /// first, the rest is NFC-normalized, split by Qwen's pre-tokenizer and byte-level BPE-encoded by
-/// Microsoft.ML.Tokenizers.
+/// Microsoft.ML.Tokenizers. Encode and Decode may be called from several threads at once.
 /// </summary>
 public sealed class Qwen2Tokenizer
 {
+    // ML.Tokenizers caches the merges of words of at most 15 byte-level characters, which leaves out most CJK words
+    // (3 bytes a character) and every long word; HF caches words of up to 256 characters. So pieces are cached
+    // here, up to that length and a bound on the count that keeps the cache to a few tens of megabytes.
+    private const int MaxCachedPieceLength = 256;
+    private const int MaxCachedPieces = 200_000;
+
     private readonly BpeTokenizer _bpe;
+    private readonly ConcurrentDictionary<string, int[]> _idsOfPiece = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _idsOfPieceSpan;
     private readonly bool _normalizesToNfc;
     private readonly AddedTokenMatcher _allAddedTokens;
     private readonly AddedTokenMatcher _nonSpecialAddedTokens;
@@ -24,13 +33,10 @@ public sealed class Qwen2Tokenizer
         _allAddedTokens = new AddedTokenMatcher(tokenizer.AddedTokens);
         _nonSpecialAddedTokens = new AddedTokenMatcher(tokenizer.AddedTokens.Where(t => !t.IsSpecial));
 
-        // Added tokens are matched before BPE runs, so BPE never sees them and needs none of them as special tokens.
-        _bpe = BpeTokenizer.Create(new BpeOptions(tokenizer.Vocab)
-        {
-            Merges = tokenizer.Merges,
-            ByteLevel = true,
-            PreTokenizer = Qwen2PreTokenizer.Instance,
-        });
+        // BPE gets one pre-tokenized piece at a time, never an added token, so it needs no pre-tokenizer,
+        // normalizer or special tokens of its own.
+        _bpe = BpeTokenizer.Create(new BpeOptions(tokenizer.Vocab) { Merges = tokenizer.Merges, ByteLevel = true });
+        _idsOfPieceSpan = _idsOfPiece.GetAlternateLookup<ReadOnlySpan<char>>();
 
         VocabSize = Math.Max(tokenizer.Vocab.Values.DefaultIfEmpty(-1).Max(), tokenizer.AddedTokens.Select(t => t.Id).DefaultIfEmpty(-1).Max()) + 1;
         _bytesOfId = new byte[VocabSize][];
@@ -147,7 +153,18 @@ public sealed class Qwen2Tokenizer
         if (length == 0) return;
         string segment = start == 0 && length == text.Length ? text : text.Substring(start, length);
         if (_normalizesToNfc) segment = Nfc(segment, start);
-        ids.AddRange(_bpe.EncodeToIds(segment, considerPreTokenization: true, considerNormalization: false));
+        foreach ((int offset, int pieceLength) in Qwen2PreTokenizer.Split(segment))
+        {
+            ids.AddRange(EncodePiece(segment.AsSpan(offset, pieceLength)));
+        }
+    }
+
+    private IReadOnlyList<int> EncodePiece(ReadOnlySpan<char> piece)
+    {
+        if (_idsOfPieceSpan.TryGetValue(piece, out int[]? cached)) return cached;
+        IReadOnlyList<int> ids = _bpe.EncodeToIds(piece, considerPreTokenization: false, considerNormalization: false);
+        if (piece.Length <= MaxCachedPieceLength && _idsOfPiece.Count < MaxCachedPieces) _idsOfPieceSpan.TryAdd(piece, [.. ids]);
+        return ids;
     }
 
     private static string Nfc(string text, int offsetInInput)

@@ -74,10 +74,16 @@ internal static class TokenizerFiles
         {
             return $"{a} {b}";
         }
-        if (merge.ValueKind == JsonValueKind.Array && merge.GetArrayLength() == 2
-            && merge[0].ValueKind == JsonValueKind.String && merge[1].ValueKind == JsonValueKind.String)
+        if (merge.ValueKind == JsonValueKind.Array)
         {
-            return $"{merge[0].GetString()} {merge[1].GetString()}";
+            // Enumerated, not indexed: JsonElement's indexer scans from the start of the document's array storage.
+            using JsonElement.ArrayEnumerator parts = merge.EnumerateArray();
+            if (parts.MoveNext() && parts.Current.ValueKind == JsonValueKind.String && parts.Current.GetString() is string left
+                && parts.MoveNext() && parts.Current.ValueKind == JsonValueKind.String && parts.Current.GetString() is string right
+                && !parts.MoveNext())
+            {
+                return $"{left} {right}";
+            }
         }
         throw Malformed(path, $"model.merges[{index}] is {merge}; a merge is \"left right\" or [\"left\", \"right\"]");
     }

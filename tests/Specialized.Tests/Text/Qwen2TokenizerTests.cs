@@ -77,6 +77,16 @@ public sealed class Qwen2TokenizerTests
     }
 
     [Fact]
+    public void Encodes_alike_from_several_threads()
+    {
+        string[] texts = [.. TextTestData.Corpus.Select(s => s.Text)];
+        int[][] sequential = [.. texts.Select(t => Tokenizer.Encode(t))];
+        var parallel = new int[texts.Length][];
+        Parallel.For(0, texts.Length * 4, i => parallel[i % texts.Length] = Tokenizer.Encode(texts[i % texts.Length]));
+        Assert.Equal(sequential, parallel);
+    }
+
+    [Fact]
     public void Composed_and_decomposed_accents_encode_alike()
     {
         Assert.Equal(Tokenizer.Encode("caf\u00e9"), Tokenizer.Encode("cafe\u0301"));
