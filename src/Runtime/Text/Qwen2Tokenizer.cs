@@ -27,7 +27,7 @@ public sealed class Qwen2Tokenizer
     private readonly byte[]?[] _bytesOfId;
     private readonly bool[] _isSpecial;
 
-    private Qwen2Tokenizer(TokenizerJsonContent tokenizer, TokenizerConfigContent config, string configPath)
+    private Qwen2Tokenizer(TokenizerJsonContent tokenizer, string tokenizerPath, TokenizerConfigContent config, string configPath)
     {
         _normalizesToNfc = tokenizer.NormalizesToNfc;
         _allAddedTokens = new AddedTokenMatcher(tokenizer.AddedTokens);
@@ -35,7 +35,15 @@ public sealed class Qwen2Tokenizer
 
         // BPE gets one pre-tokenized piece at a time, never an added token, so it needs no pre-tokenizer,
         // normalizer or special tokens of its own.
-        _bpe = BpeTokenizer.Create(new BpeOptions(tokenizer.Vocab) { Merges = tokenizer.Merges, ByteLevel = true });
+        try
+        {
+            _bpe = BpeTokenizer.Create(new BpeOptions(tokenizer.Vocab) { Merges = tokenizer.Merges, ByteLevel = true });
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new TokenizerLoadException(tokenizerPath, $"model.vocab and model.merges do not agree ({e.Message}) " +
+                "Download the file again from the model's repository.", e);
+        }
         _idsOfPieceSpan = _idsOfPiece.GetAlternateLookup<ReadOnlySpan<char>>();
 
         VocabSize = Math.Max(tokenizer.Vocab.Values.DefaultIfEmpty(-1).Max(), tokenizer.AddedTokens.Select(t => t.Id).DefaultIfEmpty(-1).Max()) + 1;
@@ -71,9 +79,9 @@ public sealed class Qwen2Tokenizer
                 $"and {TokenizerFiles.TokenizerConfigJson}.");
         }
         string configPath = Path.Combine(folder, TokenizerFiles.TokenizerConfigJson);
+        string tokenizerPath = Path.Combine(folder, TokenizerFiles.TokenizerJson);
         TokenizerConfigContent config = TokenizerFiles.ReadTokenizerConfig(configPath);
-        TokenizerJsonContent tokenizer = TokenizerFiles.ReadTokenizerJson(Path.Combine(folder, TokenizerFiles.TokenizerJson));
-        return new Qwen2Tokenizer(tokenizer, config, configPath);
+        return new Qwen2Tokenizer(TokenizerFiles.ReadTokenizerJson(tokenizerPath), tokenizerPath, config, configPath);
     }
 
     /// <summary>

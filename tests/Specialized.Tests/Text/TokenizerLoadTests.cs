@@ -127,6 +127,15 @@ public sealed class TokenizerLoadTests : IDisposable
     }
 
     [Fact]
+    public void A_merge_of_tokens_the_vocabulary_lacks_is_refused()
+    {
+        JsonObject tokenizer = ToyTokenizerJson();
+        tokenizer["model"]!["merges"] = new JsonArray("a b", "a c");
+        Write(tokenizer, ToyConfig());
+        LoadFails("tokenizer.json", "merges");
+    }
+
+    [Fact]
     public void Another_kind_of_tokenizer_is_refused()
     {
         JsonObject otherRegex = ToyTokenizerJson();
