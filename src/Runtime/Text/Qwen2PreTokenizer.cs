@@ -10,8 +10,9 @@ namespace Specialized.Text;
 /// <remarks>
 /// The pattern is matched by hand rather than with <see cref="System.Text.RegularExpressions.Regex"/>, because .NET's
 /// regex classifies UTF-16 code units: a letter or digit outside the BMP (𠀀, 𝐀, 𝟎) is two surrogates of category Cs
-/// there, not <c>\p{L}</c> or <c>\p{N}</c>, and the pieces, hence the ids, would differ from Hugging Face's. Here every
-/// class is decided per code point, and <c>\s</c> is Unicode White_Space, as in Oniguruma.
+/// there, not <c>\p{L}</c> or <c>\p{N}</c>, so pieces split elsewhere than in Hugging Face (with the regex, the
+/// corpus string of mathematical digits 𝟎𝟏𝟐𝟑 gets other ids). Here every class is decided per code point, and
+/// <c>\s</c> is Unicode White_Space, as in Oniguruma.
 /// </remarks>
 internal static class Qwen2PreTokenizer
 {
