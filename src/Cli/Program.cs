@@ -8,5 +8,6 @@ var root = new RootCommand("specialized: Qwen2 inference, specialized at build t
 {
     ModelsCommand.Create(),
     InspectCommand.Create(),
+    TokenizeCommand.Create(),
 };
 return root.Parse(args).Invoke();
