@@ -9,5 +9,7 @@ var root = new RootCommand("specialized: Qwen2 inference, specialized at build t
     ModelsCommand.Create(),
     InspectCommand.Create(),
     TokenizeCommand.Create(),
+    MakeRandomCheckpointCommand.Create(),
+    GenerateCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using Specialized.Text;
 
 namespace Specialized.Cli.Commands;
@@ -52,15 +51,10 @@ internal static class TokenizeCommand
             return 0;
         }
 
-        var parsed = new List<int>();
-        foreach (string part in ids!.Split(',', StringSplitOptions.TrimEntries))
+        if (!TokenIds.TryParse(ids!, out int[] parsed, out string error))
         {
-            if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int id))
-            {
-                Console.Error.WriteLine($"error: --decode takes comma-separated token ids, e.g. 9707,11,1879; \"{part}\" is not one.");
-                return 1;
-            }
-            parsed.Add(id);
+            Console.Error.WriteLine($"error: --decode: {error}");
+            return 1;
         }
         Console.WriteLine(tokenizer.Decode(parsed, skipSpecialTokens));
         return 0;
