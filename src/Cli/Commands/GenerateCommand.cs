@@ -91,8 +91,8 @@ internal static class GenerateCommand
 
         using IBackend backend = BackendSelector.Create(r.Device);
         var options = new RunnerOptions(Math.Min(prompt.Length, PrefillChunk), 1, new KvCacheLayout((total + PageSize - 1) / PageSize, PageSize), total);
-        LoadedModel loaded = ModelLoader.Load(r.Model, backend, _ => options);
-        using IModelRunner runner = loaded.Runner;
+        using LoadedModel loaded = ModelLoader.Load(r.Model, backend, _ => options);
+        IModelRunner runner = loaded.Runner;
         foreach (CheckpointWarning w in loaded.Warnings) Console.Error.WriteLine($"warning: {w}");
         double loadSeconds = clock.Elapsed.TotalSeconds;
 

@@ -4,8 +4,11 @@ using Specialized.Weights;
 namespace Specialized.Backends;
 
 /// <summary>A model ready to run, and how it was put together.</summary>
-public sealed record LoadedModel(IModelRunner Runner, ModelDescriptor? Specialization, IReadOnlyList<CheckpointWarning> Warnings)
+public sealed record LoadedModel(IModelRunner Runner, ModelDescriptor? Specialization, IReadOnlyList<CheckpointWarning> Warnings) : IDisposable
 {
+    /// <summary>Frees the runner's weights, workspace and KV cache; the backend stays with whoever created it.</summary>
+    public void Dispose() => Runner.Dispose();
+
     /// <summary>One line for logs: which code runs the checkpoint.</summary>
     public string Description => Specialization is null
         ? $"generic kernels with run-time dimensions (no specialized build matches fingerprint {Runner.Spec.FingerprintHash})"
