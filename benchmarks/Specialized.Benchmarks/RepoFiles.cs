@@ -11,7 +11,9 @@ internal static class RepoFiles
 
     public static string Root { get; } = FindRoot();
 
-    public static string QwenTokenizer => Path.Combine(Root, "models", "qwen-tokenizer");
+    public static string Models => Path.Combine(Root, "models");
+
+    public static string QwenTokenizer => Path.Combine(Models, "qwen-tokenizer");
 
     private static readonly Lazy<string> LazyBenchmarkText = new(BuildBenchmarkText);
 

@@ -6,13 +6,16 @@ namespace Specialized.Backends.Cpu;
 
 /// <summary>
 /// The SIMD inner loops of the CPU backend. Everything accumulates in float32; bfloat16 weights are widened on the
-/// fly (a bf16 value is the top 16 bits of the float32 with the same value).
+/// fly (a bf16 value is the top 16 bits of the float32 with the same value). The loops are compiled fully optimised
+/// from the first call: a decode step is short, and tiered compilation would run the first tokens on unoptimised
+/// code (measured here: 0.6 GB/s instead of 27 GB/s for a 1152x896 GEMV).
 /// </summary>
 internal static class CpuMath
 {
     public static float Bf16ToFloat(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);
 
     /// <summary>Σ x[i]·w[i] for bfloat16 w.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Dot(ReadOnlySpan<float> x, ReadOnlySpan<ushort> w)
     {
         int n = x.Length;
@@ -39,6 +42,7 @@ internal static class CpuMath
     public static float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> w) => System.Numerics.Tensors.TensorPrimitives.Dot(x, w);
 
     /// <summary>Four dot products of one bfloat16 row with four inputs: the row is read from memory once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot4(ReadOnlySpan<ushort> w, ReadOnlySpan<float> x0, ReadOnlySpan<float> x1, ReadOnlySpan<float> x2,
         ReadOnlySpan<float> x3, out float y0, out float y1, out float y2, out float y3)
     {
@@ -80,6 +84,7 @@ internal static class CpuMath
     }
 
     /// <summary>dst[i] = (float)src[i] for bfloat16 src.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Widen(ReadOnlySpan<ushort> src, Span<float> dst)
     {
         int i = 0;
