@@ -15,6 +15,9 @@ public interface IBackend : IDisposable
     /// <summary>A human description of the device, for logs and benchmark tables.</summary>
     string Device { get; }
 
+    /// <summary>Device memory in bytes for a GPU; null for the host, whose memory the engine does not size itself by.</summary>
+    long? MemoryBytes { get; }
+
     /// <summary>
     /// Creates the backend's copy of a weight with the parameter's shape. The backend picks the element type
     /// (<paramref name="preferred"/> is the checkpoint's, for matrices) and calls back to fill it.

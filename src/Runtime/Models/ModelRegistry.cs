@@ -9,6 +9,21 @@ public static class ModelRegistry
     private static readonly Lock s_lock = new();
     private static readonly List<ModelDescriptor> s_models = [];
 
+    /// <summary>
+    /// Loads the model assemblies next to the application (<c>Specialized.Models*.dll</c>, the convention of the
+    /// model packages) and runs their module initializers, so their models register even if no code touched them.
+    /// </summary>
+    public static void DiscoverModelAssemblies()
+    {
+        foreach (string path in Directory.EnumerateFiles(AppContext.BaseDirectory, "Specialized.Models*.dll"))
+        {
+            var name = System.Reflection.AssemblyName.GetAssemblyName(path);
+            System.Reflection.Assembly assembly = AppDomain.CurrentDomain.GetAssemblies().FirstOrDefault(a => a.GetName().Name == name.Name)
+                ?? System.Reflection.Assembly.Load(name);
+            System.Runtime.CompilerServices.RuntimeHelpers.RunModuleConstructor(assembly.ManifestModule.ModuleHandle);
+        }
+    }
+
     public static void Register(ModelDescriptor descriptor)
     {
         ArgumentNullException.ThrowIfNull(descriptor);

@@ -10,6 +10,8 @@ public sealed class CpuBackend : IBackend
 
     public string Device => $"CPU, {Environment.ProcessorCount} threads, {(System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "AVX2" : "no 256-bit SIMD")}";
 
+    public long? MemoryBytes => null;
+
     public Tensor CreateWeight(Parameter parameter, DType preferred, IWeightSource source)
     {
         int[] shape = [.. parameter.Shape];

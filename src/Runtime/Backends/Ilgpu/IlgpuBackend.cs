@@ -62,6 +62,8 @@ public sealed class IlgpuBackend : IBackend
 
     public string Device => _accelerator.Name;
 
+    public long? MemoryBytes => _accelerator.AcceleratorType == AcceleratorType.Cuda ? _accelerator.MemorySize : null;
+
     public Tensor CreateWeight(Parameter parameter, DType preferred, IWeightSource source)
     {
         int[] shape = [.. parameter.Shape];

@@ -1,0 +1,53 @@
+using Microsoft.Extensions.Logging;
+
+namespace Specialized;
+
+/// <summary>
+/// How an <see cref="Engine"/> runs: SGLang's server arguments that matter offline, with defaults that just work.
+/// Null means "pick for the device".
+/// </summary>
+public sealed record EngineOptions
+{
+    /// <summary>"auto" (CUDA when a device exists), "cuda" or "cpu".</summary>
+    public string Device { get; init; } = "auto";
+
+    /// <summary>Requests decoded together at most. Default: 256 on a GPU, 32 on the CPU.</summary>
+    public int? MaxRunningRequests { get; init; }
+
+    /// <summary>KV cache capacity in tokens. Default: <see cref="MemoryFraction"/> of the GPU's memory, or 65536 tokens on the CPU.</summary>
+    public int? MaxTotalTokens { get; init; }
+
+    /// <summary>Fraction of GPU memory for weights, activations and KV cache together, when MaxTotalTokens is not set.</summary>
+    public double MemoryFraction { get; init; } = 0.85;
+
+    /// <summary>Prompt tokens prefilled per step (longer prompts are chunked). Default: 8192 on a GPU, 512 on the CPU; -1 disables chunking.</summary>
+    public int? ChunkedPrefillSize { get; init; }
+
+    /// <summary>Turns off the radix prefix cache: every prompt is prefilled in full.</summary>
+    public bool DisableRadixCache { get; init; }
+
+    /// <summary>Longest prompt plus output. Default: the config's max_position_embeddings.</summary>
+    public int? ContextLength { get; init; }
+
+    /// <summary>Seed from which requests without their own seed get one. Default: random.</summary>
+    public long? RandomSeed { get; init; }
+
+    /// <summary>Tokens per KV cache page; prefix-cache hits are whole pages.</summary>
+    public int PageSize { get; init; } = 16;
+
+    /// <summary>Where the engine logs (start-up, warnings, periodic metrics). Default: nowhere.</summary>
+    public ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>The least severe messages logged.</summary>
+    public LogLevel LogLevel { get; init; } = LogLevel.Warning;
+
+    internal void Validate()
+    {
+        if (MaxRunningRequests is < 1) throw new ArgumentException($"MaxRunningRequests must be at least 1, got {MaxRunningRequests}.");
+        if (MaxTotalTokens is < 1) throw new ArgumentException($"MaxTotalTokens must be at least 1, got {MaxTotalTokens}.");
+        if (!(MemoryFraction > 0 && MemoryFraction <= 1)) throw new ArgumentException($"MemoryFraction must be in (0, 1], got {MemoryFraction}.");
+        if (ChunkedPrefillSize is 0 or < -1) throw new ArgumentException($"ChunkedPrefillSize must be -1 or positive, got {ChunkedPrefillSize}.");
+        if (ContextLength is < 1) throw new ArgumentException($"ContextLength must be at least 1, got {ContextLength}.");
+        if (PageSize < 1) throw new ArgumentException($"PageSize must be at least 1, got {PageSize}.");
+    }
+}

@@ -1,0 +1,103 @@
+using System.Text.Json;
+using Specialized.Tests.Support;
+
+namespace Specialized.Tests.Engine;
+
+/// <summary>
+/// Continuous batching must not change a greedy result: alone, in batches of different lengths, from the prefix cache,
+/// chunked, retracted for lack of KV, a request gives HF transformers' tokens (tools/reference, gqa shape).
+/// </summary>
+public sealed class EngineBatchingTests
+{
+    private const string Shape = "gqa";
+
+    /// <summary>HF's prompts and greedy tokens, cut at the first near-tie (margin ≤ 0.01), where rounding may flip the choice.</summary>
+    private static readonly (int[] Prompt, int[] Tokens)[] Cases = LoadCases();
+
+    private static (int[] Prompt, int[] Tokens)[] LoadCases()
+    {
+        using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(HfModels.Folder(Shape), "reference.json")));
+        return doc.RootElement.GetProperty("cases").EnumerateArray().Select(c =>
+        {
+            int[] prompt = c.GetProperty("prompt").EnumerateArray().Select(v => v.GetInt32()).ToArray();
+            JsonElement greedy = c.GetProperty("greedy");
+            int[] tokens = greedy.GetProperty("new_tokens").EnumerateArray().Select(v => v.GetInt32()).ToArray();
+            double[] margins = greedy.GetProperty("margins").EnumerateArray().Select(v => v.GetDouble()).ToArray();
+            int clear = Array.FindIndex(margins, m => m <= 0.01);
+            return (prompt, clear < 0 ? tokens : tokens[..clear]);
+        }).ToArray();
+    }
+
+    private static SamplingParams Greedy(int n) => new() { Temperature = 0, MaxNewTokens = n, IgnoreEos = true };
+
+    private static Specialized.Engine Create(EngineOptions? options = null) =>
+        Specialized.Engine.Create(HfModels.Folder(Shape), (options ?? new EngineOptions()) with { Device = "cpu", MaxTotalTokens = options?.MaxTotalTokens ?? 512 });
+
+    [Fact]
+    public void Each_request_alone_gives_hfs_greedy_tokens()
+    {
+        using var engine = Create();
+        foreach (var (prompt, tokens) in Cases)
+        {
+            GenerateOutput output = engine.Generate(prompt, Greedy(tokens.Length));
+            Assert.Equal(tokens, output.OutputIds);
+            Assert.Null(output.Text);
+            Assert.Equal(FinishType.Length, output.MetaInfo.FinishReason!.Type);
+            Assert.Equal(prompt.Length, output.MetaInfo.PromptTokens);
+            Assert.Equal(tokens.Length, output.MetaInfo.CompletionTokens);
+        }
+    }
+
+    [Theory]
+    [InlineData(16, -1, false)]   // pages of 16, no chunking
+    [InlineData(1, 4, false)]     // token pages, prompts prefilled 4 tokens a step among decodes
+    [InlineData(4, 5, true)]      // no prefix cache
+    public void A_batch_of_mixed_lengths_gives_each_request_its_own_tokens(int pageSize, int chunk, bool noRadix)
+    {
+        using var engine = Create(new EngineOptions { PageSize = pageSize, ChunkedPrefillSize = chunk, DisableRadixCache = noRadix });
+        // Every case twice, interleaved, so later ones find their prompt in the prefix cache while earlier ones decode.
+        var prompts = Cases.Concat(Cases).Select(c => (IReadOnlyList<int>)c.Prompt).ToList();
+        var outputs = engine.Generate(prompts, Greedy(Cases.Max(c => c.Tokens.Length)));
+        for (int i = 0; i < prompts.Count; i++)
+        {
+            int[] expected = Cases[i % Cases.Length].Tokens;
+            Assert.Equal(expected, outputs[i].OutputIds.Take(expected.Length));
+        }
+    }
+
+    [Fact]
+    public void A_repeated_prompt_is_served_from_the_prefix_cache_with_the_same_tokens()
+    {
+        using var engine = Create(new EngineOptions { PageSize = 4 });
+        var (prompt, tokens) = Cases.OrderByDescending(c => c.Prompt.Length).First();
+        GenerateOutput first = engine.Generate(prompt, Greedy(tokens.Length));
+        GenerateOutput second = engine.Generate(prompt, Greedy(tokens.Length));
+        Assert.Equal(0, first.MetaInfo.CachedTokens);
+        Assert.Equal((prompt.Length - 1) / 4 * 4, second.MetaInfo.CachedTokens);
+        Assert.Equal(tokens, second.OutputIds);
+        Assert.True(engine.KvCacheUsage.PrefixHitRate > 0);
+    }
+
+    [Fact]
+    public void Requests_retracted_for_lack_of_kv_still_finish_with_their_own_tokens()
+    {
+        // 12 pages of 4 tokens: three requests of ~35 tokens cannot all hold their KV at once.
+        using var engine = Create(new EngineOptions { PageSize = 4, MaxTotalTokens = 48 });
+        var (prompt, tokens) = Cases.OrderByDescending(c => c.Prompt.Length).First();
+        var prompts = Enumerable.Repeat((IReadOnlyList<int>)prompt, 3).ToList();
+        var outputs = engine.Generate(prompts, Greedy(tokens.Length));
+        Assert.All(outputs, o => Assert.Equal(tokens, o.OutputIds));
+        AssertNoLeaks(engine);
+    }
+
+    internal static void AssertNoLeaks(Specialized.Engine engine)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (engine.Scheduler.Pending > 0 && DateTime.UtcNow < deadline) Thread.Sleep(10);
+        Assert.Equal(0, engine.Scheduler.Pending);
+        var pool = engine.Scheduler.Pool;
+        var cache = engine.Scheduler.Cache;
+        Assert.Equal(pool.TotalPages - pool.FreePages, cache.CachedPages);
+        Assert.Equal(cache.CachedPages, cache.EvictablePages);
+    }
+}
