@@ -47,6 +47,9 @@ internal sealed class Scheduler : IDisposable
 
     public RadixCache Cache => _cache;
 
+    /// <summary>Requests taken off to free KV pages and re-queued, since start (SGLang's num_retractions).</summary>
+    public int Retractions { get; private set; }
+
     /// <summary>Requests queued or running, as last seen by the scheduler thread.</summary>
     public int Pending => _incoming.Count + _waiting.Count + _running.Count;
 
@@ -213,6 +216,7 @@ internal sealed class Scheduler : IDisposable
         _running.Remove(r);
         ReleaseKv(r);
         _waiting.AddFirst(r);
+        Retractions++;
         _logger.LogDebug("Retracted {Id} at {Tokens} tokens to free KV pages", r.Id, r.TotalTokens);
     }
 
