@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Specialized;
 
 /// <summary>
@@ -31,7 +33,7 @@ public sealed record SamplingParams
     /// <summary>Subtracted once for a token present in the output so far, in [-2, 2].</summary>
     public float PresencePenalty { get; init; }
 
-    /// <summary>Divides positive (multiplies negative) logits of tokens already seen, in (0, 2]; 1 is none.</summary>
+    /// <summary>Divides positive (multiplies negative) logits of tokens already in the output, in (0, 2]; 1 is none.</summary>
     public float RepetitionPenalty { get; init; } = 1.0f;
 
     /// <summary>Strings that end the request when the output contains them (trimmed from the text unless NoStopTrim).</summary>
@@ -72,4 +74,66 @@ public sealed record SamplingParams
 
     /// <summary>Whether this request samples greedily.</summary>
     public bool IsGreedy => Temperature < 1e-6f;
+
+    /// <summary>
+    /// Checks every field against SGLang's ranges (<c>SamplingParams.verify</c>) and the model's vocabulary. The
+    /// message names the field as SGLang spells it and as .NET does, the allowed range and the value, so a caller
+    /// coming from either side recognises it. NaN fails every range.
+    /// </summary>
+    /// <param name="vocabSize">Rows of the model's logits: token ids in logit_bias and stop_token_ids must be below it.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A number is outside its range.</exception>
+    /// <exception cref="ArgumentException">A stop string is empty.</exception>
+    public void Validate(int vocabSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(vocabSize);
+        string idRange = $"[0, {vocabSize - 1}]";
+
+        if (MaxNewTokens < 0) throw OutOfRange("max_new_tokens", nameof(MaxNewTokens), "must be at least 0", MaxNewTokens);
+        if (MinNewTokens < 0 || MinNewTokens > MaxNewTokens)
+            throw OutOfRange("min_new_tokens", nameof(MinNewTokens), $"must be in [0, max_new_tokens ({MaxNewTokens})]", MinNewTokens);
+        if (!(float.IsFinite(Temperature) && Temperature >= 0))
+            throw OutOfRange("temperature", nameof(Temperature), "must be finite and at least 0", Temperature);
+        if (!(TopP > 0 && TopP <= 1)) throw OutOfRange("top_p", nameof(TopP), "must be in (0, 1]", TopP);
+        if (TopK is not -1 and < 1) throw OutOfRange("top_k", nameof(TopK), "must be -1 (all tokens) or at least 1", TopK);
+        if (!(MinP >= 0 && MinP <= 1)) throw OutOfRange("min_p", nameof(MinP), "must be in [0, 1]", MinP);
+        if (!(FrequencyPenalty >= -2 && FrequencyPenalty <= 2))
+            throw OutOfRange("frequency_penalty", nameof(FrequencyPenalty), "must be in [-2, 2]", FrequencyPenalty);
+        if (!(PresencePenalty >= -2 && PresencePenalty <= 2))
+            throw OutOfRange("presence_penalty", nameof(PresencePenalty), "must be in [-2, 2]", PresencePenalty);
+        if (!(RepetitionPenalty > 0 && RepetitionPenalty <= 2))
+            throw OutOfRange("repetition_penalty", nameof(RepetitionPenalty), "must be in (0, 2] (1 is no penalty)", RepetitionPenalty);
+        if (N < 1) throw OutOfRange("n", nameof(N), "must be at least 1", N);
+        // A request cannot rank more tokens than the vocabulary has.
+        if (TopLogprobsNum < 0 || TopLogprobsNum > vocabSize)
+            throw OutOfRange("top_logprobs_num", nameof(TopLogprobsNum), $"must be in [0, {vocabSize}]", TopLogprobsNum);
+
+        if (LogitBias is not null)
+        {
+            foreach ((int id, float bias) in LogitBias)
+            {
+                if ((uint)id >= (uint)vocabSize)
+                    throw OutOfRange("logit_bias", nameof(LogitBias), $"keys must be token ids in {idRange}", id);
+                if (!float.IsFinite(bias))
+                    throw OutOfRange("logit_bias", nameof(LogitBias), $"values must be finite (token {id})", bias);
+            }
+        }
+        if (StopTokenIds is not null)
+        {
+            foreach (int id in StopTokenIds)
+                if ((uint)id >= (uint)vocabSize) throw OutOfRange("stop_token_ids", nameof(StopTokenIds), $"must be token ids in {idRange}", id);
+        }
+        if (Stop is not null)
+        {
+            for (int i = 0; i < Stop.Count; i++)
+            {
+                // An empty stop string would match before the first token, ending every request with no output.
+                if (string.IsNullOrEmpty(Stop[i]))
+                    throw new ArgumentException($"stop ({nameof(Stop)}) must hold non-empty strings, got an empty one at index {i}", nameof(Stop));
+            }
+        }
+    }
+
+    private static ArgumentOutOfRangeException OutOfRange<T>(string sglangName, string dotnetName, string rule, T value)
+        where T : IFormattable =>
+        new(dotnetName, $"{sglangName} ({dotnetName}) {rule}, got {value.ToString(null, CultureInfo.InvariantCulture)}");
 }
