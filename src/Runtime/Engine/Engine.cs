@@ -149,6 +149,12 @@ public sealed class Engine : IDisposable, IAsyncDisposable
     public IEnumerable<StreamChunk> GenerateStream(IReadOnlyList<string> prompts, SamplingParams? parameters = null, CancellationToken cancellationToken = default) =>
         GenerateStreamAsync(prompts, parameters, cancellationToken).ToBlockingEnumerable(cancellationToken);
 
+    public IEnumerable<StreamChunk> GenerateStream(IReadOnlyList<IReadOnlyList<int>> inputIds, SamplingParams? parameters = null, CancellationToken cancellationToken = default) =>
+        GenerateStreamAsync(inputIds, parameters, cancellationToken).ToBlockingEnumerable(cancellationToken);
+
+    public IEnumerable<StreamChunk> GenerateStream(IReadOnlyList<ChatMessage> messages, SamplingParams? parameters = null, CancellationToken cancellationToken = default) =>
+        GenerateStreamAsync(messages, parameters, cancellationToken).ToBlockingEnumerable(cancellationToken);
+
     public IAsyncEnumerable<StreamChunk> GenerateStreamAsync(string prompt, SamplingParams? parameters = null, CancellationToken cancellationToken = default) =>
         Stream(Prompts([Encode(prompt)], parameters, single: true), cancellationToken);
 
@@ -160,6 +166,9 @@ public sealed class Engine : IDisposable, IAsyncDisposable
 
     public IAsyncEnumerable<StreamChunk> GenerateStreamAsync(IReadOnlyList<string> prompts, SamplingParams? parameters = null, CancellationToken cancellationToken = default) =>
         Stream(Prompts(prompts.Select(Encode).ToList(), parameters, single: false), cancellationToken);
+
+    public IAsyncEnumerable<StreamChunk> GenerateStreamAsync(IReadOnlyList<IReadOnlyList<int>> inputIds, SamplingParams? parameters = null, CancellationToken cancellationToken = default) =>
+        Stream(Prompts(inputIds.Select(ids => ids.ToArray()).ToList(), parameters, single: false), cancellationToken);
 
     // ---------------------------------------------------------------- metrics and lifetime
 
