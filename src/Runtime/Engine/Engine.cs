@@ -34,7 +34,17 @@ public sealed class Engine : IDisposable, IAsyncDisposable
         ILogger logger = loggers.CreateLogger("Specialized.Engine");
         ModelRegistry.DiscoverModelAssemblies();
 
-        ModelSpec spec = ModelConfig.Load(modelPath);
+        ModelSpec spec;
+        try
+        {
+            spec = ModelConfig.Load(modelPath);
+        }
+        catch (ModelConfigException e)
+        {
+            string known = string.Join(", ", ModelRegistry.Models.Select(m => m.Name).Order(StringComparer.Ordinal));
+            throw new ModelConfigException(e.Path, e.Diagnostics,
+                $"This build runs Qwen2ForCausalLM checkpoints: specialized for {(known.Length == 0 ? "no config" : known)}, any other valid Qwen2 config on generic kernels.");
+        }
         ContextLength = options.ContextLength ?? spec.MaxPositionEmbeddings;
         if (ContextLength > spec.MaxPositionEmbeddings)
         {

@@ -24,8 +24,8 @@ public static class ModelConfig
 }
 
 /// <summary>A config.json that cannot describe a supported Qwen2 model; the message lists every problem with its line.</summary>
-public sealed class ModelConfigException(string path, IReadOnlyList<ConfigDiagnostic> diagnostics)
-    : Exception(string.Join(Environment.NewLine, diagnostics.Select(d => d.Format(path))))
+public sealed class ModelConfigException(string path, IReadOnlyList<ConfigDiagnostic> diagnostics, string? hint = null)
+    : Exception(string.Join(Environment.NewLine, diagnostics.Select(d => d.Format(path)).Append(hint ?? "").Where(l => l.Length > 0)))
 {
     public string Path { get; } = path;
 

@@ -102,3 +102,26 @@ public sealed class EngineBatchingTests
         Assert.Equal(cache.CachedPages, cache.EvictablePages);
     }
 }
+
+/// <summary>Creating an engine on a checkpoint whose config no code can run fails with the config's problems and what the build runs.</summary>
+public sealed class EngineCreationTests
+{
+    [Fact]
+    public void An_unsupported_config_names_its_problem_and_the_known_models()
+    {
+        string folder = Directory.CreateTempSubdirectory("specialized-bad-config-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(folder, "config.json"), "{\"model_type\": \"llama\", \"vocab_size\": 10, \"hidden_size\": 8, " +
+                "\"intermediate_size\": 16, \"num_hidden_layers\": 1, \"num_attention_heads\": 2}");
+            Specialized.Models.BuiltInModels.Register();
+            var e = Assert.Throws<Specialized.Models.ModelConfigException>(() => Specialized.Engine.Create(folder, new EngineOptions { Device = "cpu" }));
+            Assert.Contains("SPEC004", e.Message);
+            Assert.Contains("Qwen2_5_0_5B_Instruct", e.Message);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+}
