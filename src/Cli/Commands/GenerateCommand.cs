@@ -97,7 +97,7 @@ internal static class GenerateCommand
         double loadSeconds = clock.Elapsed.TotalSeconds;
 
         int[] pages = Enumerable.Range(0, options.Kv.NumPages).ToArray();
-        HashSet<int> eos = r.IgnoreEos ? [] : EosTokens(r.Model, spec, tokenizer);
+        HashSet<int> eos = r.IgnoreEos ? [] : EosTokens.Of(r.Model, spec, tokenizer);
         var sampler = new Random(r.Seed);
         var output = new List<int>();
         int? matched = null;
@@ -161,24 +161,6 @@ internal static class GenerateCommand
             if (target <= 0) return i;
         }
         return best;
-    }
-
-    /// <summary>The config's eos ids, those of generation_config.json, and the tokenizer's, as SGLang gathers them.</summary>
-    private static HashSet<int> EosTokens(string folder, ModelSpec spec, Qwen2Tokenizer? tokenizer)
-    {
-        var eos = new HashSet<int>(spec.EosTokenIds);
-        if (tokenizer is not null) eos.Add(tokenizer.EosTokenId);
-        string generationConfig = Path.Combine(folder, "generation_config.json");
-        if (File.Exists(generationConfig))
-        {
-            using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(generationConfig));
-            if (doc.RootElement.TryGetProperty("eos_token_id", out JsonElement e))
-            {
-                if (e.ValueKind == JsonValueKind.Number) eos.Add(e.GetInt32());
-                else if (e.ValueKind == JsonValueKind.Array) foreach (JsonElement id in e.EnumerateArray()) eos.Add(id.GetInt32());
-            }
-        }
-        return eos;
     }
 
     private static void WriteJson(string? text, List<int> output, int promptTokens, int? matched, double seconds, IBackend backend,

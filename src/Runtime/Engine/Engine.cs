@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Specialized.Backends;
@@ -66,7 +65,7 @@ public sealed class Engine : IDisposable, IAsyncDisposable
             foreach (var warning in _model.Warnings) logger.LogWarning("{Warning}", warning);
             logger.LogInformation("Loaded {Model} on {Device}: {Description}; KV cache {Tokens} tokens", modelPath, _backend.Device, _model.Description, kvTokens);
 
-            _eosTokenIds = EosTokenIds(modelPath, spec, Tokenizer);
+            _eosTokenIds = EosTokens.Of(modelPath, spec, Tokenizer);
             _seedBase = options.RandomSeed ?? Random.Shared.NextInt64();
             _scheduler = new Scheduler(_model.Runner, new SchedulerLimits(maxRunning, stepTokens, ContextLength, !options.DisableRadixCache), logger);
         }
@@ -299,24 +298,6 @@ public sealed class Engine : IDisposable, IAsyncDisposable
     private static GenerateOutput Single(IReadOnlyList<GenerateOutput> outputs) => outputs[0];
 
     private static T Wait<T>(Task<T> task) => task.GetAwaiter().GetResult();
-
-    /// <summary>The config's eos ids, generation_config.json's and the tokenizer's, as SGLang gathers them.</summary>
-    private static HashSet<int> EosTokenIds(string folder, ModelSpec spec, Qwen2Tokenizer? tokenizer)
-    {
-        var eos = new HashSet<int>(spec.EosTokenIds);
-        if (tokenizer is not null) eos.Add(tokenizer.EosTokenId);
-        string generationConfig = Path.Combine(folder, "generation_config.json");
-        if (File.Exists(generationConfig))
-        {
-            using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(generationConfig));
-            if (doc.RootElement.TryGetProperty("eos_token_id", out JsonElement e))
-            {
-                if (e.ValueKind == JsonValueKind.Number) eos.Add(e.GetInt32());
-                else if (e.ValueKind == JsonValueKind.Array) eos.UnionWith(e.EnumerateArray().Select(x => x.GetInt32()));
-            }
-        }
-        return eos;
-    }
 
     /// <summary>KV tokens that fit: on a GPU, what the memory fraction leaves after weights and activations; on the CPU, 16384.</summary>
     private int DefaultKvTokens(ModelSpec spec, int stepTokens, int maxRunning, double fraction)
