@@ -246,7 +246,12 @@ public sealed class Engine : IDisposable, IAsyncDisposable
     {
         var sink = new StreamSink(prompts.Sum(p => p.Parameters.N));
         Submit(prompts, sink, cancellationToken);
-        await foreach (StreamChunk chunk in sink.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false)) yield return chunk;
+        await foreach (StreamChunk chunk in sink.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            // Chunks may already be buffered when the caller cancels: stop at once rather than drain them.
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return chunk;
+        }
     }
 
     /// <summary>Validates every prompt first (nothing is queued when one is invalid), then queues one request per sample.</summary>
