@@ -9,7 +9,7 @@ n=${1:-1000}; in=${2:-1024}; out=${3:-256}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee $OUT/gpu.txt
 git log -1 --format='commit %H' 2>/dev/null | tee -a $OUT/gpu.txt
 ck=/tmp/q05
-timeout 120 dotnet .device/cli/specialized.dll make-random-checkpoint --config models/Qwen2.5-0.5B-Instruct/config.json --out $ck --seed 1 --tokenizer models/qwen-tokenizer
+[ -f $ck/model.safetensors ] || timeout 120 dotnet .device/cli/specialized.dll make-random-checkpoint --config models/Qwen2.5-0.5B-Instruct/config.json --out $ck --seed 1 --tokenizer models/qwen-tokenizer
 echo "== OfflineBatch sample on cuda"
 timeout 180 dotnet .device/offline-batch/OfflineBatch.dll $ck --device cuda 2>&1 | tail -12 | tee $OUT/sample.log
 echo "== decode, batch 1, prompt 128, 256 new tokens, through the engine"

@@ -1,3 +1,5 @@
+using ILGPU;
+using ILGPU.Runtime;
 using Specialized.Backends;
 using Specialized.Backends.Ilgpu;
 using Specialized.Models;
@@ -56,4 +58,57 @@ public sealed class IlgpuKernelTests
     private static ForwardBatch Batch(int[] tokens, int cached, int[] pages) =>
         new(tokens, Enumerable.Range(cached, tokens.Length).ToArray(), [0, tokens.Length], [cached], [pages], Options.Kv.PageSize,
             Enumerable.Range(0, tokens.Length).ToArray());
+}
+
+/// <summary>The tiled GEMM that prefill-sized batches use, on a simulator with 256-thread groups, against float64.</summary>
+public sealed class IlgpuGemmTests
+{
+    [Fact]
+    public void Linear_over_many_tokens_matches_a_float64_product_with_ragged_tiles()
+    {
+        // 70 tokens, 40 inputs, 72 outputs: none a multiple of the 64 x 64 x 32 tiles, so every edge path runs.
+        const int tokens = 70, inDim = 40, outDim = 72;
+        ModelSpec spec = ModelConfig.Parse("""
+            {"model_type": "qwen2", "vocab_size": 8, "hidden_size": 40, "intermediate_size": 72, "num_hidden_layers": 1,
+             "num_attention_heads": 4, "num_key_value_heads": 2}
+            """);
+        var rng = new Random(3);
+        float[] x = Enumerable.Range(0, tokens * inDim).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        float[] w = Enumerable.Range(0, outDim * inDim).Select(_ => RandomModel.RoundToBf16((float)(rng.NextDouble() * 2 - 1))).ToArray();
+        float[] b = Enumerable.Range(0, outDim).Select(_ => (float)rng.NextDouble()).ToArray();
+
+        using var backend = IlgpuBackend.CreateCpuSimulator(warpsPerGroup: 8);
+        var kernels = backend.CreateKernels(new RuntimeDims(spec), new RunnerOptions(tokens, 1, new KvCacheLayout(1, 4), 8));
+        var weight = backend.CreateWeight(new Specialized.Weights.Parameter("w", [outDim, inDim]), DType.BFloat16, new Values(w));
+        var bias = backend.CreateWeight(new Specialized.Weights.Parameter("b", [outDim]), DType.Float32, new Values(b));
+        var input = (IlgpuTensor)backend.CreateActivations(tokens, inDim);
+        var output = backend.CreateActivations(tokens, outDim);
+        input.F32.CopyFromCPU(x);
+        var batch = new ForwardBatch(new int[tokens], Enumerable.Range(0, tokens).ToArray(), [0, tokens], [0], [[0]], 128, []);
+
+        kernels.Linear(batch, input, weight, bias, output);
+        var y = new float[tokens * outDim];
+        backend.CopyRows(output, tokens, y);
+
+        // float32 sums of 40 products of size ~1 are within ~1e-5 of the float64 value.
+        for (int t = 0; t < tokens; t++)
+        {
+            for (int o = 0; o < outDim; o++)
+            {
+                double expected = b[o];
+                for (int k = 0; k < inDim; k++) expected += (double)x[t * inDim + k] * w[o * inDim + k];
+                Assert.True(Math.Abs(expected - y[t * outDim + o]) < 1e-4, $"[{t}, {o}]: {y[t * outDim + o]} vs {expected}");
+            }
+        }
+    }
+
+    private sealed class Values(float[] values) : IWeightSource
+    {
+        public void WriteFloat32(Span<float> destination) => values.CopyTo(destination);
+
+        public void WriteBFloat16(Span<ushort> destination)
+        {
+            for (int i = 0; i < values.Length; i++) destination[i] = (ushort)(BitConverter.SingleToUInt32Bits(values[i]) >> 16);
+        }
+    }
 }

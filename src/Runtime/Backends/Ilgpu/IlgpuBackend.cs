@@ -51,10 +51,13 @@ public sealed class IlgpuBackend : IBackend
         return new IlgpuBackend(context, context.GetCudaDevice(0).CreateAccelerator(context));
     }
 
-    /// <summary>ILGPU's CPU accelerator with 32-lane warps, as the kernels assume: for tests on tiny shapes.</summary>
-    public static IlgpuBackend CreateCpuSimulator()
+    /// <summary>
+    /// ILGPU's CPU accelerator with 32-lane warps, as the kernels assume: for tests on tiny shapes. One warp a group
+    /// keeps the simulation fast; 8 lets the 256-thread GEMM run (it is skipped on smaller groups).
+    /// </summary>
+    public static IlgpuBackend CreateCpuSimulator(int warpsPerGroup = 1)
     {
-        Context context = Context.Create(b => b.CPU(new CPUDevice(32, 1, 1)).EnableAlgorithms().Optimize(OptimizationLevel.O1));
+        Context context = Context.Create(b => b.CPU(new CPUDevice(32, warpsPerGroup, 1)).EnableAlgorithms().Optimize(OptimizationLevel.O1));
         return new IlgpuBackend(context, context.GetCPUDevice(0).CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel));
     }
 

@@ -24,6 +24,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<int>, ArrayView<float>, int, TDims> _embed;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, TDims> _norm;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int> _linear;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, ArrayView<float>, int, int, int>? _gemm;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims> _ropeKv;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims> _attention;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, TDims> _siluMul;
@@ -62,6 +63,10 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
         _embed = accelerator.LoadKernel<ArrayView<ushort>, ArrayView<int>, ArrayView<float>, int, TDims>(EmbedKernel.Run);
         _norm = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, TDims>(RmsNormKernel.Run);
         _linear = accelerator.LoadKernel<ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int>(LinearKernel.Run);
+        if (accelerator.MaxNumThreadsPerGroup >= GemmKernel.GroupSize)
+        {
+            _gemm = accelerator.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, ArrayView<float>, int, int, int>(GemmKernel.Run);
+        }
         _ropeKv = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims>(RopeKvKernel.Run);
         _attention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>(AttentionKernel.Run);
         _siluMul = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, TDims>(SiluMulKernel.Run);
@@ -131,9 +136,19 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
         Gemv(gathered, IlgpuTensor.Of(weight), null, IlgpuTensor.Of(logits).F32, rows);
     }
 
+    /// <summary>Below this many tokens a weight row read by one warp serves all of them (GEMV); above, tiles pay off.</summary>
+    public const int GemmFromTokens = 16;
+
     private void Gemv(ArrayView<float> x, IlgpuTensor weight, IlgpuTensor? bias, ArrayView<float> y, int tokens)
     {
         int outDim = weight.Shape[0], inDim = weight.Shape[1];
+        if (_gemm is not null && tokens >= GemmFromTokens)
+        {
+            var tiles = new Index2D((outDim + GemmKernel.Tile - 1) / GemmKernel.Tile, (tokens + GemmKernel.Tile - 1) / GemmKernel.Tile);
+            _gemm(_stream, new KernelConfig(tiles, new Index2D(GemmKernel.GroupSize, 1)), x, weight.B16, bias?.F32 ?? _empty.View,
+                bias is null ? 0 : 1, y, tokens, inDim, outDim);
+            return;
+        }
         int warpsPerGroup = _groupSize / 32;
         var grid = new Index2D((outDim + warpsPerGroup - 1) / warpsPerGroup, (tokens + LinearKernel.TokensPerWarp - 1) / LinearKernel.TokensPerWarp);
         _linear(_stream, new KernelConfig(grid, new Index2D(_groupSize, 1)), x, weight.B16Quads, bias?.F32 ?? _empty.View, bias is null ? 0 : 1,
