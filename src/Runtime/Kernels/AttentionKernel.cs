@@ -5,57 +5,79 @@ using Specialized.Models;
 namespace Specialized.Kernels;
 
 /// <summary>
-/// Causal attention with grouped KV heads over the paged cache, one warp per (token, query head). Lanes split the
-/// head dimension (up to 4 elements each, head_dim ≤ 128); keys are visited in order with an online softmax, so
-/// no score buffer is needed at any context length. Serves prefill (each token sees the keys up to its position,
-/// the prefix included) and decode alike.
+/// Causal attention with grouped KV heads over the paged cache, one warp per (token, query head); serves prefill
+/// (each token sees the keys up to its position, the cached prefix included) and decode alike. Keys are taken 32 at a
+/// time, one per lane: each lane computes its key's full dot product with the query (staged in shared memory), the
+/// warp folds the 32 scores into an online softmax, then accumulates the values with each lane owning up to 4
+/// elements of the head (head_dim ≤ 128). Loads of different keys overlap, so a long context costs bandwidth rather
+/// than one memory latency per key.
 /// </summary>
 internal static class AttentionKernel
 {
     public const int MaxHeadDim = 128;
 
+    /// <summary>Warps a group may hold: the kernels launch groups of at most 256 threads.</summary>
+    private const int MaxWarpsPerGroup = 8;
+
     public static void Run<TDims>(ArrayView<float> qkv, ArrayView<float> output, ArrayView<float> keys, ArrayView<float> values,
         ArrayView<int> positions, ArrayView<int> tokenSequence, ArrayView<int> pageTable, ArrayView<int> pageOffsets,
         int pageSize, int window, int tokens, TDims dims) where TDims : struct, IQwen2Dims
     {
+        ArrayView<float> queries = SharedMemory.Allocate<float>(MaxWarpsPerGroup * MaxHeadDim);
         int heads = dims.NumHeads;
         int item = Grid.IdxX * (Group.DimX / 32) + Warp.WarpIdx;
         if (item >= tokens * heads) return;
         int t = item / heads, h = item - t * heads;
-        int d = dims.HeadDim, kvBase = (h / dims.GroupSize) * d;
+        int d = dims.HeadDim, kvBase = (h / dims.GroupSize) * d, kvSize = dims.KvSize;
         int lane = Warp.LaneIdx;
+        int q = Warp.WarpIdx * MaxHeadDim;
         float scale = XMath.Rsqrt(d);
 
         int qBase = t * dims.QkvSize + h * d;
-        float q0 = lane < d ? qkv[qBase + lane] : 0f;
-        float q1 = lane + 32 < d ? qkv[qBase + lane + 32] : 0f;
-        float q2 = lane + 64 < d ? qkv[qBase + lane + 64] : 0f;
-        float q3 = lane + 96 < d ? qkv[qBase + lane + 96] : 0f;
+        for (int i = lane; i < d; i += 32) queries[q + i] = qkv[qBase + i];
+        Warp.Barrier();
 
         int pos = positions[t];
         int first = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
         int pages = pageOffsets[tokenSequence[t]];
         float max = float.NegativeInfinity, sum = 0f;
         float o0 = 0f, o1 = 0f, o2 = 0f, o3 = 0f;
-        for (int j = first; j <= pos; j++)
+        for (int block = first; block <= pos; block += 32)
         {
-            int page = j / pageSize;
-            int at = (pageTable[pages + page] * pageSize + j - page * pageSize) * dims.KvSize + kvBase + lane;
-            float partial = 0f;
-            if (lane < d) partial += q0 * keys[at];
-            if (lane + 32 < d) partial += q1 * keys[at + 32];
-            if (lane + 64 < d) partial += q2 * keys[at + 64];
-            if (lane + 96 < d) partial += q3 * keys[at + 96];
-            float score = KernelMath.WarpSum(partial) * scale;
+            int j = block + lane;
+            int slot = 0;
+            float score = float.NegativeInfinity;
+            if (j <= pos)
+            {
+                int page = j / pageSize;
+                slot = pageTable[pages + page] * pageSize + j - page * pageSize;
+                int at = slot * kvSize + kvBase;
+                float dot = 0f;
+                for (int i = 0; i < d; i++) dot += queries[q + i] * keys[at + i];
+                score = dot * scale;
+            }
 
-            float next = XMath.Max(max, score);
+            float blockMax = score;
+            for (int offset = 16; offset > 0; offset >>= 1) blockMax = XMath.Max(blockMax, Warp.ShuffleXor(blockMax, offset));
+            float next = XMath.Max(max, blockMax);
             float correction = XMath.Exp(max - next);
-            float p = XMath.Exp(score - next);
-            sum = sum * correction + p;
-            if (lane < d) o0 = o0 * correction + p * values[at];
-            if (lane + 32 < d) o1 = o1 * correction + p * values[at + 32];
-            if (lane + 64 < d) o2 = o2 * correction + p * values[at + 64];
-            if (lane + 96 < d) o3 = o3 * correction + p * values[at + 96];
+            float p = j <= pos ? XMath.Exp(score - next) : 0f;
+            sum = sum * correction + KernelMath.WarpSum(p);
+            o0 *= correction;
+            o1 *= correction;
+            o2 *= correction;
+            o3 *= correction;
+
+            int count = pos - block + 1 < 32 ? pos - block + 1 : 32;
+            for (int k = 0; k < count; k++)
+            {
+                float pk = Warp.Shuffle(p, k);
+                int at = Warp.Shuffle(slot, k) * kvSize + kvBase + lane;
+                if (lane < d) o0 += pk * values[at];
+                if (lane + 32 < d) o1 += pk * values[at + 32];
+                if (lane + 64 < d) o2 += pk * values[at + 64];
+                if (lane + 96 < d) o3 += pk * values[at + 96];
+            }
             max = next;
         }
 

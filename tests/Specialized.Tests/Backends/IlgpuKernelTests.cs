@@ -55,6 +55,33 @@ public sealed class IlgpuKernelTests
         }
     }
 
+    /// <summary>A context longer than a warp's 32-key block, so the online softmax folds several blocks.</summary>
+    [Fact]
+    public void Attention_over_several_key_blocks_matches_the_cpu_backend()
+    {
+        ModelSpec spec = ModelConfig.Parse("""
+            {"model_type": "qwen2", "vocab_size": 24, "hidden_size": 32, "intermediate_size": 32, "num_hidden_layers": 1,
+             "num_attention_heads": 2, "num_key_value_heads": 1, "rope_theta": 10000.0, "rms_norm_eps": 1e-6}
+            """);
+        var options = Options with { Kv = new KvCacheLayout(12, 4), MaxBatchTokens = 40, MaxPositions = 48 };
+        var model = new RandomModel(spec, seed: 12);
+        using var cpu = model.Runner(new GenericQwen2Model(spec), options);
+        using var gpu = model.Runner(new GenericQwen2Model(spec), options, IlgpuBackend.CreateCpuSimulator());
+        int[] pages = Enumerable.Range(0, 12).Reverse().ToArray();
+        int[] prompt = Enumerable.Range(0, 40).Select(i => (i * 7) % 24).ToArray();
+        var prefill = new ForwardBatch(prompt, Enumerable.Range(0, 40).ToArray(), [0, 40], [0], [pages], 4, [39]);
+        var decode = new ForwardBatch([5], [40], [0, 1], [40], [pages], 4, [0]);
+        foreach (ForwardBatch step in new[] { prefill, decode })
+        {
+            float[] expected = cpu.Forward(step).Logits.ToArray();
+            float[] actual = gpu.Forward(step).Logits.ToArray();
+            for (int i = 0; i < expected.Length; i++)
+            {
+                Assert.True(Math.Abs(expected[i] - actual[i]) < Tolerance, $"element {i}: {expected[i]} vs {actual[i]}");
+            }
+        }
+    }
+
     private static ForwardBatch Batch(int[] tokens, int cached, int[] pages) =>
         new(tokens, Enumerable.Range(cached, tokens.Length).ToArray(), [0, tokens.Length], [cached], [pages], Options.Kv.PageSize,
             Enumerable.Range(0, tokens.Length).ToArray());
