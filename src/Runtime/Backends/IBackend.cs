@@ -32,6 +32,9 @@ public interface IBackend : IDisposable
 
     /// <summary>Copies the first <paramref name="rows"/> rows of a float32 tensor to the host.</summary>
     void CopyRows(Tensor source, int rows, Span<float> destination);
+
+    /// <summary>The index of the largest value of each of the first rows (lowest index on ties), computed where the tensor lives.</summary>
+    void ArgMaxRows(Tensor source, int rows, Span<int> destination);
 }
 
 /// <summary>Writes one parameter's elements, stacked from the checkpoint's tensors, in the form a backend asks for.</summary>

@@ -27,6 +27,12 @@ public interface IModelRunner : IDisposable
     /// when asked; both stay valid until the next call.
     /// </summary>
     ForwardOutput Forward(ForwardBatch batch, bool returnHiddenStates = false);
+
+    /// <summary>
+    /// One step whose logit rows all decode greedily: the argmax token of each row, picked on the device, so only one
+    /// int per row crosses to the host. Valid until the next call.
+    /// </summary>
+    ReadOnlyMemory<int> ForwardGreedy(ForwardBatch batch);
 }
 
 /// <summary>The host-side results of one step. The arrays are reused by the next step.</summary>
@@ -39,6 +45,7 @@ public sealed class ModelRunner<TDims> : IModelRunner where TDims : struct, IQwe
     private readonly Qwen2Workspace _workspace;
     private readonly float[] _logits;
     private readonly float[] _hidden;
+    private readonly int[] _tokens;
 
     public ModelRunner(IQwen2Model<TDims> model, IBackend backend, RunnerOptions options, bool isSpecialized)
     {
@@ -56,6 +63,7 @@ public sealed class ModelRunner<TDims> : IModelRunner where TDims : struct, IQwe
             backend.CreateActivations(t, d.IntermediateSize), backend.CreateActivations(options.MaxLogitRows, d.VocabSize));
         _logits = new float[(long)options.MaxLogitRows * d.VocabSize];
         _hidden = new float[(long)t * d.HiddenSize];
+        _tokens = new int[options.MaxLogitRows];
     }
 
     public ModelSpec Spec => _model.Spec;
@@ -68,19 +76,18 @@ public sealed class ModelRunner<TDims> : IModelRunner where TDims : struct, IQwe
 
     public IWeightTree Weights => _model.Weights;
 
+    public ReadOnlyMemory<int> ForwardGreedy(ForwardBatch batch)
+    {
+        Check(batch);
+        _model.Forward(_kernels, _workspace, batch);
+        int rows = batch.LogitRows.Length;
+        Backend.ArgMaxRows(_workspace.Logits, rows, _tokens);
+        return _tokens.AsMemory(0, rows);
+    }
+
     public ForwardOutput Forward(ForwardBatch batch, bool returnHiddenStates = false)
     {
-        if (batch.TokenCount == 0) throw new ArgumentException("A forward step needs at least one token.", nameof(batch));
-        if (batch.TokenCount > Options.MaxBatchTokens)
-        {
-            throw new ArgumentException($"The batch has {batch.TokenCount} tokens; this runner holds at most {Options.MaxBatchTokens}.", nameof(batch));
-        }
-        if (batch.LogitRows.Length > Options.MaxLogitRows)
-        {
-            throw new ArgumentException($"The batch asks for {batch.LogitRows.Length} logit rows; this runner holds at most {Options.MaxLogitRows}.", nameof(batch));
-        }
-        if (batch.PageSize != Options.Kv.PageSize) throw new ArgumentException("The batch's page size differs from the KV cache's.", nameof(batch));
-
+        Check(batch);
         _model.Forward(_kernels, _workspace, batch);
 
         int vocab = _model.Dims.VocabSize;
@@ -93,6 +100,20 @@ public sealed class ModelRunner<TDims> : IModelRunner where TDims : struct, IQwe
             hidden = _hidden.AsMemory(0, batch.TokenCount * _model.Dims.HiddenSize);
         }
         return new ForwardOutput(_logits.AsMemory(0, rows * vocab), hidden);
+    }
+
+    private void Check(ForwardBatch batch)
+    {
+        if (batch.TokenCount == 0) throw new ArgumentException("A forward step needs at least one token.", nameof(batch));
+        if (batch.TokenCount > Options.MaxBatchTokens)
+        {
+            throw new ArgumentException($"The batch has {batch.TokenCount} tokens; this runner holds at most {Options.MaxBatchTokens}.", nameof(batch));
+        }
+        if (batch.LogitRows.Length > Options.MaxLogitRows)
+        {
+            throw new ArgumentException($"The batch asks for {batch.LogitRows.Length} logit rows; this runner holds at most {Options.MaxLogitRows}.", nameof(batch));
+        }
+        if (batch.PageSize != Options.Kv.PageSize) throw new ArgumentException("The batch's page size differs from the KV cache's.", nameof(batch));
     }
 
     public void Dispose()

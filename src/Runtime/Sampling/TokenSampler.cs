@@ -115,6 +115,13 @@ public sealed class TokenSampler
         return new SampledToken(token, logprob, topLogprobs);
     }
 
+    /// <summary>
+    /// Whether the next token is simply the argmax of the raw logits: greedy, with no penalty, bias or pending
+    /// min_new_tokens mask, and no logprobs to report. The scheduler then lets the device pick it.
+    /// </summary>
+    public bool IsPlainGreedy => _greedy && !_penalized && _biasIds.Length == 0 && !_parameters.ReturnLogprob
+        && (_endTokenIds.Length == 0 || _generated >= _parameters.MinNewTokens);
+
     /// <summary>Records a token as generated (updates penalty counts). The scheduler calls it after Sample for the chosen token.</summary>
     public void Accept(int tokenId)
     {

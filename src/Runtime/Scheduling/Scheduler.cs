@@ -259,6 +259,22 @@ internal sealed class Scheduler : IDisposable
 
     private void Run(Step step)
     {
+        if (!step.WantHidden && step.Sampled.All(r => r.Sampler.IsPlainGreedy))
+        {
+            // Every token of this step is an argmax: pick them on the device and skip copying logits.
+            ReadOnlyMemory<int> picked = _runner.ForwardGreedy(step.Batch);
+            for (int i = 0; i < step.Requests.Count; i++) step.Requests[i].ComputedTokens += step.Counts[i];
+            for (int i = 0; i < step.Sampled.Count; i++)
+            {
+                Request r = step.Sampled[i];
+                int token = picked.Span[i];
+                r.Sampler.Accept(token);
+                r.OutputIds.Add(token);
+                Emit(r, token);
+            }
+            return;
+        }
+
         ForwardOutput output = _runner.Forward(step.Batch, step.WantHidden);
         int vocab = _runner.Spec.VocabSize, hidden = _runner.Spec.HiddenSize;
         for (int i = 0; i < step.Requests.Count; i++)

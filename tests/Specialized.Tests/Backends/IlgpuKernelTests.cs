@@ -129,6 +129,24 @@ public sealed class IlgpuGemmTests
         }
     }
 
+    [Fact]
+    public void Argmax_on_the_device_picks_the_lowest_index_among_ties()
+    {
+        const int rows = 3, width = 1000;
+        var rng = new Random(4);
+        float[] logits = Enumerable.Range(0, rows * width).Select(_ => (float)rng.NextDouble()).ToArray();
+        logits[0 * width + 700] = 5f;
+        logits[1 * width + 3] = 7f;
+        logits[1 * width + 999] = 7f;  // a tie: the lower index wins, as on the host
+        logits[2 * width + 999] = 9f;
+        using var backend = IlgpuBackend.CreateCpuSimulator();
+        var tensor = (IlgpuTensor)backend.CreateActivations(rows, width);
+        tensor.F32.CopyFromCPU(logits);
+        var picked = new int[rows];
+        backend.ArgMaxRows(tensor, rows, picked);
+        Assert.Equal([700, 3, 999], picked);
+    }
+
     private sealed class Values(float[] values) : IWeightSource
     {
         public void WriteFloat32(Span<float> destination) => values.CopyTo(destination);

@@ -39,5 +39,21 @@ public sealed class CpuBackend : IBackend
         t.F32[..(rows * t.RowLength)].CopyTo(destination);
     }
 
+    public void ArgMaxRows(Tensor source, int rows, Span<int> destination)
+    {
+        CpuTensor t = CpuTensor.Of(source);
+        int width = t.RowLength;
+        for (int r = 0; r < rows; r++)
+        {
+            ReadOnlySpan<float> row = t.F32.Slice(r * width, width);
+            int best = 0;
+            for (int i = 1; i < width; i++)
+            {
+                if (row[i] > row[best]) best = i;
+            }
+            destination[r] = best;
+        }
+    }
+
     public void Dispose() { }
 }

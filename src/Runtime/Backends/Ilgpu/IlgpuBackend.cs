@@ -17,12 +17,15 @@ public sealed class IlgpuBackend : IBackend
     private readonly Accelerator _accelerator;
     private readonly AcceleratorStream _stream;
     private readonly List<IDisposable> _kernels = [];
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, int> _argMax;
+    private MemoryBuffer1D<int, Stride1D.Dense>? _argMaxResult;
 
     private IlgpuBackend(Context context, Accelerator accelerator)
     {
         _context = context;
         _accelerator = accelerator;
         _stream = accelerator.CreateStream();
+        _argMax = accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, int>(Specialized.Kernels.ArgMaxKernel.Run);
     }
 
     /// <summary>Whether ILGPU finds a CUDA device on this machine.</summary>
@@ -105,8 +108,24 @@ public sealed class IlgpuBackend : IBackend
         _stream.Synchronize();
     }
 
+    public void ArgMaxRows(Tensor source, int rows, Span<int> destination)
+    {
+        if (rows == 0) return;
+        IlgpuTensor t = IlgpuTensor.Of(source);
+        if (_argMaxResult is null || _argMaxResult.Length < rows)
+        {
+            _argMaxResult?.Dispose();
+            _argMaxResult = _accelerator.Allocate1D<int>(Math.Max(rows, 256));
+        }
+        int group = Math.Min(Specialized.Kernels.ArgMaxKernel.GroupSize, _accelerator.MaxNumThreadsPerGroup);
+        _argMax(_stream, new KernelConfig(rows, group), t.F32, _argMaxResult.View, t.RowLength);
+        _argMaxResult.View.SubView(0, rows).CopyToCPU(_stream, destination[..rows]);
+        _stream.Synchronize();
+    }
+
     public void Dispose()
     {
+        _argMaxResult?.Dispose();
         foreach (IDisposable k in _kernels) k.Dispose();
         _stream.Dispose();
         _accelerator.Dispose();
