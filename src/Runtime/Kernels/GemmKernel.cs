@@ -29,6 +29,8 @@ internal static class GemmKernel
             // Stage X[m0.., k0..] and W[n0.., k0..] transposed: slot [k][m] and [k][n]. Out-of-range reads are zeros.
             for (int e = t; e < Depth * Tile; e += GroupSize)
             {
+                // Consecutive threads take consecutive k (coalesced global reads); the transposed shared store then
+                // strides by Tile, which costs bank conflicts but keeps the compute loop's reads conflict-free.
                 int row = e / Depth, k = e - row * Depth;
                 int m = m0 + row, n = n0 + row, kk = k0 + k;
                 xs[k * Tile + row] = m < tokens && kk < inDim ? x[m * inDim + kk] : 0f;
@@ -37,12 +39,14 @@ internal static class GemmKernel
             Group.Barrier();
             for (int k = 0; k < Depth; k++)
             {
+                // All eight shared-memory loads go out before the sixteen multiply-adds that use them.
                 int xBase = k * Tile + ty * 4, wBase = k * Tile + tx * 4;
                 var b = new Quad(ws[wBase], ws[wBase + 1], ws[wBase + 2], ws[wBase + 3]);
-                acc0 = acc0.MultiplyAdd(xs[xBase], b);
-                acc1 = acc1.MultiplyAdd(xs[xBase + 1], b);
-                acc2 = acc2.MultiplyAdd(xs[xBase + 2], b);
-                acc3 = acc3.MultiplyAdd(xs[xBase + 3], b);
+                float a0 = xs[xBase], a1 = xs[xBase + 1], a2 = xs[xBase + 2], a3 = xs[xBase + 3];
+                acc0 = acc0.MultiplyAdd(a0, b);
+                acc1 = acc1.MultiplyAdd(a1, b);
+                acc2 = acc2.MultiplyAdd(a2, b);
+                acc3 = acc3.MultiplyAdd(a3, b);
             }
             Group.Barrier();
         }

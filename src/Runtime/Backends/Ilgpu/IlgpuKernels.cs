@@ -136,8 +136,11 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
         Gemv(gathered, IlgpuTensor.Of(weight), null, IlgpuTensor.Of(logits).F32, rows);
     }
 
-    /// <summary>Below this many tokens a weight row read by one warp serves all of them (GEMV); above, tiles pay off.</summary>
-    public const int GemmFromTokens = 16;
+    /// <summary>
+    /// Below this many tokens a weight row read by one warp serves all of them (GEMV); above, tiles pay off. Nsight
+    /// showed the 64 x 64 tiles slower than the GEMV at decode batches: N = 896 gives only 14 tiles for 132 SMs.
+    /// </summary>
+    public const int GemmFromTokens = 128;
 
     private void Gemv(ArrayView<float> x, IlgpuTensor weight, IlgpuTensor? bias, ArrayView<float> y, int tokens)
     {
