@@ -30,7 +30,7 @@ public sealed class Engine : IDisposable, IAsyncDisposable
         options.Validate();
         Options = options;
         ILoggerFactory loggers = options.LoggerFactory ?? NullLoggerFactory.Instance;
-        ILogger logger = loggers.CreateLogger("Specialized.Engine");
+        ILogger logger = new LevelFilteredLogger(loggers.CreateLogger("Specialized.Engine"), options.LogLevel);
         ModelRegistry.DiscoverModelAssemblies();
 
         ModelSpec spec;

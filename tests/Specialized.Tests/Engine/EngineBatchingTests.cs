@@ -125,3 +125,33 @@ public sealed class EngineCreationTests
         }
     }
 }
+
+/// <summary>EngineOptions.LogLevel filters what reaches the caller's logger.</summary>
+public sealed class EngineLoggingTests
+{
+    [Theory]
+    [InlineData(Microsoft.Extensions.Logging.LogLevel.Information, true)]
+    [InlineData(Microsoft.Extensions.Logging.LogLevel.Warning, false)]
+    public void The_start_up_line_is_logged_at_information(Microsoft.Extensions.Logging.LogLevel level, bool expected)
+    {
+        var sink = new ListLoggerFactory();
+        using var engine = Specialized.Engine.Create(HfModels.Folder("gqa"),
+            new EngineOptions { Device = "cpu", MaxTotalTokens = 64, LoggerFactory = sink, LogLevel = level });
+        Assert.Equal(expected, sink.Messages.Any(m => m.Contains("Loaded") && m.Contains("KV cache 64 tokens")));
+    }
+
+    private sealed class ListLoggerFactory : Microsoft.Extensions.Logging.ILoggerFactory, Microsoft.Extensions.Logging.ILogger
+    {
+        public List<string> Messages { get; } = [];
+        public void AddProvider(Microsoft.Extensions.Logging.ILoggerProvider provider) { }
+        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => this;
+        public void Dispose() { }
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
+            Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            lock (Messages) Messages.Add(formatter(state, exception));
+        }
+    }
+}
