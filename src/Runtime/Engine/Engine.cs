@@ -67,7 +67,7 @@ public sealed class Engine : IDisposable, IAsyncDisposable
 
             _eosTokenIds = EosTokens.Of(modelPath, spec, Tokenizer);
             _seedBase = options.RandomSeed ?? Random.Shared.NextInt64();
-            _scheduler = new Scheduler(_model.Runner, new SchedulerLimits(maxRunning, stepTokens, ContextLength, !options.DisableRadixCache), logger);
+            _scheduler = new Scheduler(_model.Runner, new SchedulerLimits(maxRunning, stepTokens, !options.DisableRadixCache), logger);
         }
         catch
         {

@@ -6,8 +6,8 @@ using Specialized.Sampling;
 
 namespace Specialized.Scheduling;
 
-/// <summary>What a scheduler is sized for.</summary>
-internal sealed record SchedulerLimits(int MaxRunningRequests, int StepTokens, int ContextLength, bool RadixCache);
+/// <summary>What a scheduler is sized for. Context length needs no field: each request's MaxNewTokens is already clamped to it.</summary>
+internal sealed record SchedulerLimits(int MaxRunningRequests, int StepTokens, bool RadixCache);
 
 /// <summary>
 /// SGLang's scheduler in one thread: continuous batching over a paged KV pool with a radix prefix cache. Every step
@@ -133,8 +133,7 @@ internal sealed class Scheduler : IDisposable
                     // Alone and still out of pages: this request can never fit the KV cache.
                     _running.Remove(r);
                     ReleaseKv(r);
-                    End(r, new FinishReason(FinishType.Abort,
-                        Message: $"the request needs {r.TotalTokens} tokens of KV cache but the cache holds {_pool.TotalPages * _pageSize}"));
+                    End(r, TooLargeForKvCache(r));
                 }
                 continue;
             }
@@ -155,8 +154,7 @@ internal sealed class Scheduler : IDisposable
                 {
                     _waiting.RemoveFirst();
                     ReleaseKv(r);
-                    End(r, new FinishReason(FinishType.Abort,
-                        Message: $"the request needs {r.TotalTokens} tokens of KV cache but the cache holds {_pool.TotalPages * _pageSize}"));
+                    End(r, TooLargeForKvCache(r));
                     continue;
                 }
                 break;
@@ -170,6 +168,9 @@ internal sealed class Scheduler : IDisposable
         if (requests.Count == 0) return null;
         return Build(requests, counts);
     }
+
+    private FinishReason TooLargeForKvCache(Request r) => new(FinishType.Abort,
+        Message: $"the request needs {r.TotalTokens} tokens of KV cache but the cache holds {_pool.TotalPages * _pageSize}");
 
     /// <summary>The longest cached prefix becomes the request's first pages (leaving at least one token to compute).</summary>
     private void MatchPrefix(Request r)
@@ -328,7 +329,6 @@ internal sealed class Scheduler : IDisposable
             delta = text;
         }
         if (finish is null && r.OutputIds.Count >= r.MaxNewTokens) finish = new FinishReason(FinishType.Length);
-        if (finish is null && r.TotalTokens >= _limits.ContextLength) finish = new FinishReason(FinishType.Length);
         if (finish is not null && finish.Matched is not string) delta += FlushText(r);
 
         r.Text.Append(delta);
