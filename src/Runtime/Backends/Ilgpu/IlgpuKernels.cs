@@ -25,6 +25,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, TDims> _norm;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int> _linear;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, ArrayView<float>, int, int, int>? _gemm;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations>? _tensorCoreGemm;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims> _ropeKv;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims> _attention;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, TDims> _siluMul;
@@ -66,6 +67,8 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
         if (accelerator.MaxNumThreadsPerGroup >= GemmKernel.GroupSize)
         {
             _gemm = accelerator.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, ArrayView<float>, int, int, int>(GemmKernel.Run);
+            _tensorCoreGemm = accelerator.LoadKernel<ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations>(
+                TensorCoreGemmKernel.Run);
         }
         _ropeKv = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims>(RopeKvKernel.Run);
         _attention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>(AttentionKernel.Run);
@@ -145,6 +148,14 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
     private void Gemv(ArrayView<float> x, IlgpuTensor weight, IlgpuTensor? bias, ArrayView<float> y, int tokens)
     {
         int outDim = weight.Shape[0], inDim = weight.Shape[1];
+        if (_tensorCoreGemm is not null && tokens >= GemmFromTokens && inDim % TensorCoreGemmKernel.Depth == 0)
+        {
+            var tiles = new Index2D((outDim + TensorCoreGemmKernel.TileN - 1) / TensorCoreGemmKernel.TileN,
+                (tokens + TensorCoreGemmKernel.TileM - 1) / TensorCoreGemmKernel.TileM);
+            _tensorCoreGemm(_stream, new KernelConfig(tiles, new Index2D(TensorCoreGemmKernel.GroupSize, 1)), x, weight.B16Quads,
+                bias?.F32 ?? _empty.View, bias is null ? 0 : 1, y, tokens, inDim, outDim, default);
+            return;
+        }
         if (_gemm is not null && tokens >= GemmFromTokens)
         {
             var tiles = new Index2D((outDim + GemmKernel.Tile - 1) / GemmKernel.Tile, (tokens + GemmKernel.Tile - 1) / GemmKernel.Tile);

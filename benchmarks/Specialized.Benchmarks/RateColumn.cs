@@ -4,12 +4,15 @@ using BenchmarkDotNet.Running;
 
 namespace Specialized.Benchmarks;
 
-/// <summary>Throughput of a benchmark that processes a known number of bytes a call: bytes / mean time, MB = 10^6 bytes.</summary>
-internal sealed class MegabytesPerSecondColumn(Func<long> bytesPerOperation) : IColumn
+/// <summary>
+/// A rate from the mean time: <c>amount(case) / seconds / scale</c>, e.g. MB/s of text, TFLOP/s or GB/s of a kernel
+/// whose work per operation follows from the case's parameters.
+/// </summary>
+internal sealed class RateColumn(string name, string legend, double scale, Func<BenchmarkCase, double> amountPerOperation) : IColumn
 {
-    public string Id => nameof(MegabytesPerSecondColumn);
+    public string Id => $"{nameof(RateColumn)}.{name}";
 
-    public string ColumnName => "MB/s";
+    public string ColumnName => name;
 
     public bool AlwaysShow => true;
 
@@ -21,14 +24,16 @@ internal sealed class MegabytesPerSecondColumn(Func<long> bytesPerOperation) : I
 
     public UnitType UnitType => UnitType.Dimensionless;
 
-    public string Legend => "UTF-8 megabytes (10^6 bytes) of input processed per second, from the mean time";
+    public string Legend => legend;
 
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
 
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
     {
         double? meanNanoseconds = summary[benchmarkCase]?.ResultStatistics?.Mean;
-        return meanNanoseconds is double ns and > 0 ? (bytesPerOperation() / (ns * 1e-9) / 1e6).ToString("F2", style.CultureInfo) : "-";
+        return meanNanoseconds is double ns and > 0
+            ? (amountPerOperation(benchmarkCase) / (ns * 1e-9) / scale).ToString("F2", style.CultureInfo)
+            : "-";
     }
 
     public bool IsAvailable(Summary summary) => true;

@@ -1,0 +1,100 @@
+using BenchmarkDotNet.Attributes;
+using ILGPU;
+using ILGPU.Runtime;
+using Specialized.Kernels;
+
+namespace Specialized.Benchmarks.Gpu;
+
+/// <summary>
+/// The GEMMs of a Qwen2.5-0.5B layer at 4096 tokens (prefill) and 64 (a decode batch): the SIMT tiled GEMM (baseline) against the tensor-core
+/// GEMM with float32-faithful split activations (the engine's) and with bf16-rounded activations (PyTorch's bf16
+/// arithmetic). Each operation is <see cref="Launches"/> launches and one synchronisation. TFLOP/s counts 2·M·N·K;
+/// tools/device/gpu-bench.sh times torch.matmul on the same shapes for the ratio the speed issue asks for.
+/// </summary>
+[Config(typeof(Config))]
+public class GpuGemmBenchmarks
+{
+    private const int Launches = 8;
+
+    private CudaDevice _device = null!;
+    private MemoryBuffer1D<float, Stride1D.Dense> _x = null!, _y = null!, _bias = null!;
+    private MemoryBuffer1D<ushort, Stride1D.Dense> _w = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, ArrayView<float>, int, int, int> _simt = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations> _split = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int, RoundedActivations> _rounded = null!;
+
+    [ParamsSource(nameof(Shapes))]
+    public GemmShape Shape { get; set; } = null!;
+
+    /// <summary>A prefill (4096) and a decode batch of 64 requests, where the GEMV serves today.</summary>
+    [Params(64, 4096)]
+    public int Tokens { get; set; }
+
+    public static IEnumerable<GemmShape> Shapes => GemmShape.LayerProjections;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _device = new CudaDevice();
+        Accelerator a = _device.Accelerator;
+        var rng = new Random(1);
+        _x = a.Allocate1D(Enumerable.Range(0, Tokens * Shape.InDim).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray());
+        _w = a.Allocate1D(Enumerable.Range(0, Shape.OutDim * Shape.InDim).Select(_ => (ushort)(BitConverter.SingleToUInt32Bits((float)(rng.NextDouble() * 0.1 - 0.05)) >> 16)).ToArray());
+        _bias = a.Allocate1D<float>(1);
+        _y = a.Allocate1D<float>((long)Tokens * Shape.OutDim);
+        _simt = a.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, ArrayView<float>, int, int, int>(GemmKernel.Run);
+        _split = a.LoadKernel<ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations>(TensorCoreGemmKernel.Run);
+        _rounded = a.LoadKernel<ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int, RoundedActivations>(TensorCoreGemmKernel.Run);
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _x.Dispose();
+        _w.Dispose();
+        _bias.Dispose();
+        _y.Dispose();
+        _device.Dispose();
+    }
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = Launches)]
+    public void Simt()
+    {
+        var tiles = new Index2D((Shape.OutDim + GemmKernel.Tile - 1) / GemmKernel.Tile, (Tokens + GemmKernel.Tile - 1) / GemmKernel.Tile);
+        for (int i = 0; i < Launches; i++)
+        {
+            _simt(_device.Accelerator.DefaultStream, new KernelConfig(tiles, new Index2D(GemmKernel.GroupSize, 1)), _x.View, _w.View, _bias.View, 0,
+                _y.View, Tokens, Shape.InDim, Shape.OutDim);
+        }
+        _device.Accelerator.Synchronize();
+    }
+
+    [Benchmark(OperationsPerInvoke = Launches)]
+    public void TensorCoreSplit()
+    {
+        for (int i = 0; i < Launches; i++) _split(_device.Accelerator.DefaultStream, TensorCoreTiles(), _x.View, Weights, _bias.View, 0, _y.View, Tokens, Shape.InDim, Shape.OutDim, default);
+        _device.Accelerator.Synchronize();
+    }
+
+    [Benchmark(OperationsPerInvoke = Launches)]
+    public void TensorCoreRounded()
+    {
+        for (int i = 0; i < Launches; i++) _rounded(_device.Accelerator.DefaultStream, TensorCoreTiles(), _x.View, Weights, _bias.View, 0, _y.View, Tokens, Shape.InDim, Shape.OutDim, default);
+        _device.Accelerator.Synchronize();
+    }
+
+    private ArrayView<ulong> Weights => ((ArrayView<ushort>)_w.View).Cast<ulong>();
+
+    private KernelConfig TensorCoreTiles() => new(
+        new Index2D((Shape.OutDim + TensorCoreGemmKernel.TileN - 1) / TensorCoreGemmKernel.TileN, (Tokens + TensorCoreGemmKernel.TileM - 1) / TensorCoreGemmKernel.TileM),
+        new Index2D(TensorCoreGemmKernel.GroupSize, 1));
+
+    private sealed class Config : GpuJobConfig
+    {
+        public Config()
+        {
+            AddColumn(new RateColumn("TFLOP/s", "2·tokens·out·in floating-point operations per second / 10^12", 1e12,
+                c => 2.0 * (int)c.Parameters["Tokens"] * ((GemmShape)c.Parameters["Shape"]).OutDim * ((GemmShape)c.Parameters["Shape"]).InDim));
+        }
+    }
+}

@@ -1,0 +1,89 @@
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using Specialized.Kernels;
+using Specialized.Tests.Support;
+
+namespace Specialized.Tests.Backends;
+
+/// <summary>
+/// The tensor-core GEMM's tiling, staging and fragment layouts on ILGPU's CPU accelerator, where the MMA instruction is
+/// computed from the PTX ISA's fragment layouts by the warp's lanes (on a GPU the instruction itself runs; the device
+/// scripts check that). Shapes are ragged in rows and columns so the edge paths run: 70 x 136 over 64 inputs is 2 x 2
+/// tiles of 64 x 128, two 32-deep slices.
+/// </summary>
+public sealed class TensorCoreGemmKernelTests
+{
+    private const int Tokens = 70, InDim = 64, OutDim = 136;
+
+    [Fact]
+    public void Split_activations_give_a_float32_faithful_product()
+    {
+        (float[] x, float[] w, float[] b) = Inputs(seed: 11);
+        float[] y = Run<SplitActivations>(x, w, b);
+
+        // Each activation is carried by two bf16 terms to within 2^-16 of itself (each rounding keeps 8 significant
+        // bits), the bf16 weights and the products are exact in float32, and 64 float32 additions add at most
+        // 64 * 2^-24 of the absolute sum. So the error is below (2^-16 + 2^-18) * Σ|x·w|; a wrong fragment or tile
+        // index moves a result by about Σ|x·w| itself.
+        AssertClose(x, w, b, y, Math.Pow(2, -16) + Math.Pow(2, -18));
+    }
+
+    [Fact]
+    public void Rounded_activations_are_within_bf16_rounding()
+    {
+        (float[] x, float[] w, float[] b) = Inputs(seed: 12);
+        float[] y = Run<RoundedActivations>(x, w, b);
+
+        // One bf16 rounding of each activation: 2^-8 of it, plus the float32 sum as above.
+        AssertClose(x, w, b, y, Math.Pow(2, -8) + Math.Pow(2, -18));
+    }
+
+    private static (float[] X, float[] W, float[] B) Inputs(int seed)
+    {
+        var rng = new Random(seed);
+        float[] x = Enumerable.Range(0, Tokens * InDim).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
+        float[] w = Enumerable.Range(0, OutDim * InDim).Select(_ => RandomModel.RoundToBf16((float)(rng.NextDouble() * 2 - 1))).ToArray();
+        float[] b = Enumerable.Range(0, OutDim).Select(_ => (float)rng.NextDouble()).ToArray();
+        return (x, w, b);
+    }
+
+    private static float[] Run<TActivations>(float[] x, float[] w, float[] b) where TActivations : struct, IGemmActivations
+    {
+        using var context = Context.Create(builder => builder.CPU(new CPUDevice(32, TensorCoreGemmKernel.GroupSize / 32, 1)));
+        using var accelerator = context.GetCPUDevice(0).CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel);
+        var kernel = accelerator.LoadKernel<ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int, TActivations>(
+            TensorCoreGemmKernel.Run);
+        ushort[] bits = w.Select(v => (ushort)(BitConverter.SingleToUInt32Bits(v) >> 16)).ToArray();
+        using var xs = accelerator.Allocate1D(x);
+        using var ws = accelerator.Allocate1D(bits);
+        using var bs = accelerator.Allocate1D(b);
+        using var ys = accelerator.Allocate1D<float>(Tokens * OutDim);
+        ys.MemSetToZero();
+        var tiles = new Index2D((OutDim + TensorCoreGemmKernel.TileN - 1) / TensorCoreGemmKernel.TileN,
+            (Tokens + TensorCoreGemmKernel.TileM - 1) / TensorCoreGemmKernel.TileM);
+        kernel(accelerator.DefaultStream, new KernelConfig(tiles, new Index2D(TensorCoreGemmKernel.GroupSize, 1)),
+            xs.View, ((ArrayView<ushort>)ws.View).Cast<ulong>(), bs.View, 1, ys.View, Tokens, InDim, OutDim, default);
+        accelerator.Synchronize();
+        return ys.GetAsArray1D();
+    }
+
+    private static void AssertClose(float[] x, float[] w, float[] b, float[] y, double relative)
+    {
+        for (int t = 0; t < Tokens; t++)
+        {
+            for (int o = 0; o < OutDim; o++)
+            {
+                double exact = b[o], magnitude = Math.Abs(b[o]);
+                for (int k = 0; k < InDim; k++)
+                {
+                    double product = (double)x[t * InDim + k] * w[o * InDim + k];
+                    exact += product;
+                    magnitude += Math.Abs(product);
+                }
+                double error = Math.Abs(y[t * OutDim + o] - exact);
+                Assert.True(error <= relative * magnitude, $"[{t}, {o}]: {y[t * OutDim + o]} vs {exact} (error {error:E2}, bound {relative * magnitude:E2})");
+            }
+        }
+    }
+}

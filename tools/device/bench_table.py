@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""One table from a gpu-bench.sh run: our kernels and engine next to the PyTorch baselines, with ratios.
+
+usage: bench_table.py RESULTS_DIR   (reads BenchmarkDotNet CSV reports and the JSON files gpu-bench.sh wrote there)
+"""
+import csv
+import glob
+import json
+import os
+import sys
+
+d = sys.argv[1]
+
+
+def load(name):
+    try:
+        return json.load(open(os.path.join(d, name)))
+    except (OSError, ValueError):
+        return None
+
+
+def report(suite):
+    files = glob.glob(os.path.join(d, "bdn", f"*{suite}-report.csv"))
+    return list(csv.DictReader(open(files[0]))) if files else []
+
+
+lines = ["| what | ours | baseline | ours / baseline |", "|---|---|---|---|"]
+torch_mm = load("torch_matmul.json") or {}
+for row in report("GpuGemmBenchmarks"):
+    shape = row.get("Shape", "").split(" ")[0]
+    ours = row.get("TFLOP/s", "-")
+    base = torch_mm.get(shape, {}).get("tflops") if row.get("Tokens") == "4096" else None
+    try:
+        ratio = f"{float(ours) / base:.2f}" if base else "-"
+    except ValueError:
+        ratio = "-"
+    lines.append(f"| GEMM {row.get('Method')} {row.get('Shape')} M={row.get('Tokens')} (TFLOP/s) | {ours} | torch.matmul bf16 {base and f'{base:.1f}'} | {ratio} |")
+for row in report("GpuGemvBenchmarks"):
+    lines.append(f"| GEMV {row.get('Tokens')} token(s) {row.get('Shape')} (weight GB/s) | {row.get('GB/s')} | H100 HBM3 3350 | {float(row.get('GB/s', 0) or 0) / 3350:.2f} |")
+for row in report("GpuModelBenchmarks"):
+    lines.append(f"| runner {row.get('Method')} (tok/s) | {row.get('tok/s')} | - | - |")
+bs1 = load("decode_bs1.json")
+hf = load("hf_eager.json")
+if bs1:
+    hf_tok = hf and hf.get("tok_s")
+    lines.append(f"| engine decode batch 1, prompt 128 (output tok/s) | {bs1['output_throughput']:.1f} | HF eager bf16 {hf_tok and f'{hf_tok:.1f}'} | "
+                 f"{(bs1['output_throughput'] / hf_tok) if hf_tok else float('nan'):.1f} |")
+    lines.append(f"| engine decode batch 1: median ITL (ms) | {bs1['median_itl_ms']:.2f} | - | - |")
+off = load("offline_throughput.json")
+if off:
+    lines.append(f"| offline throughput {off['num_prompts']}x{off['input_len']}/{off['output_len']} (output tok/s) | {off['output_throughput']:.1f} | target 60000 | {off['output_throughput'] / 60000:.3f} |")
+    lines.append(f"| offline: mean TTFT (ms) / median ITL (ms) | {off['mean_ttft_ms']:.0f} / {off['median_itl_ms']:.1f} | - | - |")
+ttft = load("ttft_process.json")
+if ttft:
+    lines.append(f"| process start to first token (s) | {ttft['seconds']:.2f} | target 3 | {ttft['seconds'] / 3:.2f} |")
+text = "\n".join(lines)
+print(text)
+open(os.path.join(d, "table.md"), "w").write(text + "\n")

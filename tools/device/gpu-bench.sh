@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# On the GPU machine, in ONE device call: our GPU benchmarks and the PyTorch baselines on the same shapes and
+# checkpoint, then one table with the ratios ($OUT/table.md). Expects .device/dotnet-rt.tar.xz and
+#   .device/cli, .device/bench, .device/offline-throughput   (dotnet publish -c Release -o; see /work/shared/GPU.md)
+#   .device/ptx/*.ptx (optional: kernels' PTX, checked with ptxas -v for registers and local memory)
+# Usage: gpu-bench.sh [NUM_PROMPTS] [INPUT_LEN] [OUTPUT_LEN]   (offline throughput; SGLang's: 1000 1024 256)
+set -uo pipefail
+mkdir -p /opt/dn && tar xJf .device/dotnet-rt.tar.xz -C /opt/dn && export DOTNET_ROOT=/opt/dn PATH=/opt/dn:$PATH
+n=${1:-1000}; in=${2:-1024}; out=${3:-256}
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee $OUT/gpu.txt
+git log -1 --format='commit %H' 2>/dev/null | tee -a $OUT/gpu.txt
+cli="dotnet .device/cli/specialized.dll"
+ck=/tmp/q05
+
+echo "== ptxas on the kernels' PTX"
+ptxas=$(python3 -c "import triton, os; print(os.path.join(os.path.dirname(triton.__file__), 'backends/nvidia/bin/ptxas'))" 2>/dev/null)
+for f in .device/ptx/*.ptx; do
+  [ -f "$f" ] && timeout 60 $ptxas -arch=sm_90 -v "$f" -o /dev/null 2>&1 | tail -3 | sed "s|^|$(basename $f): |" | tee -a $OUT/ptxas.log
+done
+
+echo "== time to first token from process start (engine create + first generate, 1 token)"
+timeout 120 $cli make-random-checkpoint --config models/Qwen2.5-0.5B-Instruct/config.json --out $ck --seed 1 --tokenizer models/qwen-tokenizer > /dev/null
+start=$(date +%s.%N)
+timeout 120 $cli generate --model $ck --prompt "Hello" --max-new-tokens 1 --temperature 0 --device cuda --json > $OUT/ttft_generate.json 2>&1
+python3 -c "import json; json.dump({'seconds': $(date +%s.%N) - $start}, open('$OUT/ttft_process.json', 'w'))"
+cat $OUT/ttft_process.json; echo
+
+echo "== CUDA vs HF float32 on a 1000-token prompt (prefill through the tensor-core GEMM)"
+python3 -c "import numpy as np; print(','.join(str(int(x)) for x in np.random.default_rng(7).integers(0,151000,1000)))" > /tmp/prompt_long.txt
+timeout 120 $cli generate --model $ck --input-ids "$(cat /tmp/prompt_long.txt)" --max-new-tokens 16 --temperature 0 --ignore-eos \
+  --device cuda --json --save-logits /tmp/ours_long.bin > /tmp/ours_long.json 2>> $OUT/cuda_vs_hf.log
+timeout 240 python3 tools/device/check_cuda_vs_hf.py --checkpoint $ck --case /tmp/prompt_long.txt /tmp/ours_long.json /tmp/ours_long.bin \
+  --out $OUT/cuda_vs_hf.json 2>&1 | tail -8 | tee -a $OUT/cuda_vs_hf.log
+
+echo "== torch.matmul bf16 at M=4096"
+timeout 120 python3 tools/device/torch_baselines.py matmul --out $OUT/torch_matmul.json 2>&1 | tee $OUT/torch_matmul.log
+
+echo "== BenchmarkDotNet GPU suites"
+(cd /tmp && timeout 300 dotnet $OLDPWD/.device/bench/Specialized.Benchmarks.dll --filter '*GpuGemmBenchmarks*' '*GpuGemvBenchmarks*' '*GpuModelBenchmarks*' \
+  --artifacts /tmp/bdn > $OUT/bdn.log 2>&1); tail -60 $OUT/bdn.log | grep -E "^\|| Mean|Error|Exception" | head -60
+mkdir -p $OUT/bdn && cp /tmp/bdn/results/*.csv /tmp/bdn/results/*.md $OUT/bdn/ 2>/dev/null
+
+echo "== engine: decode batch 1, prompt 128, 256 new tokens"
+timeout 120 dotnet .device/offline-throughput/OfflineThroughput.dll --model $ck --device cuda --num-prompts 1 --input-len 128 --output-len 256 \
+  --json $OUT/decode_bs1.json 2>&1 | tail -6 | tee $OUT/decode_bs1.log
+
+echo "== HF transformers eager generate, batch 1"
+timeout 120 python3 tools/device/torch_baselines.py hf-eager --checkpoint $ck --out $OUT/hf_eager.json 2>&1 | tail -2 | tee $OUT/hf_eager.log
+
+echo "== engine: offline throughput, $n prompts, input $in, output $out"
+timeout 300 dotnet .device/offline-throughput/OfflineThroughput.dll --model $ck --device cuda --num-prompts $n --input-len $in --output-len $out \
+  --json $OUT/offline_throughput.json 2>&1 | tail -14 | tee $OUT/offline_throughput.log
+
+echo "== table"
+python3 tools/device/bench_table.py $OUT
