@@ -44,12 +44,12 @@ echo "== engine: decode batch 1, prompt 128, 256 new tokens"
 timeout 120 dotnet .device/offline-throughput/OfflineThroughput.dll --model $ck --device cuda --num-prompts 1 --input-len 128 --output-len 256 \
   --json $OUT/decode_bs1.json 2>&1 | tail -6 | tee $OUT/decode_bs1.log
 
-echo "== HF transformers eager generate, batch 1"
-timeout 120 python3 tools/device/torch_baselines.py hf-eager --checkpoint $ck --out $OUT/hf_eager.json 2>&1 | tail -2 | tee $OUT/hf_eager.log
-
 echo "== engine: offline throughput, $n prompts, input $in, output $out"
 timeout 300 dotnet .device/offline-throughput/OfflineThroughput.dll --model $ck --device cuda --num-prompts $n --input-len $in --output-len $out \
   --json $OUT/offline_throughput.json 2>&1 | tail -14 | tee $OUT/offline_throughput.log
+
+echo "== HF transformers eager generate, batch 1"
+timeout 120 python3 tools/device/torch_baselines.py hf-eager --checkpoint $ck --out $OUT/hf_eager.json 2>&1 | tail -2 | tee $OUT/hf_eager.log
 
 echo "== table"
 python3 tools/device/bench_table.py $OUT
