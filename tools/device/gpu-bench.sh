@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # On the GPU machine, in ONE device call: our GPU benchmarks and the PyTorch baselines on the same shapes and
 # checkpoint, then one table with the ratios ($OUT/table.md). Expects .device/dotnet-rt.tar.xz and
-#   .device/cli, .device/bench, .device/offline-throughput   (dotnet publish -c Release -o; see /work/shared/GPU.md)
+#   .device/app: src/Cli, benchmarks/OfflineThroughput and benchmarks/Specialized.Benchmarks published together
+#   (dotnet publish -c Release -o .device/app, each; see /work/shared/GPU.md; drop pdbs, satellite folders, Iced and
+#   Capstone (disassembly only) to stay under the 64 MiB a run carries)
 #   .device/ptx/*.ptx (optional: kernels' PTX, checked with ptxas -v for registers and local memory)
 # Usage: gpu-bench.sh [NUM_PROMPTS] [INPUT_LEN] [OUTPUT_LEN]   (offline throughput; SGLang's: 1000 1024 256)
 set -uo pipefail
@@ -9,7 +11,7 @@ mkdir -p /opt/dn && tar xJf .device/dotnet-rt.tar.xz -C /opt/dn && export DOTNET
 n=${1:-1000}; in=${2:-1024}; out=${3:-256}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee $OUT/gpu.txt
 git log -1 --format='commit %H' 2>/dev/null | tee -a $OUT/gpu.txt
-cli="dotnet .device/cli/specialized.dll"
+cli="dotnet .device/app/specialized.dll"
 ck=/tmp/q05
 
 echo "== ptxas on the kernels' PTX"
@@ -36,16 +38,16 @@ echo "== torch.matmul bf16 at M=4096"
 timeout 120 python3 tools/device/torch_baselines.py matmul --out $OUT/torch_matmul.json 2>&1 | tee $OUT/torch_matmul.log
 
 echo "== BenchmarkDotNet GPU suites"
-(cd /tmp && timeout 300 dotnet $OLDPWD/.device/bench/Specialized.Benchmarks.dll --filter '*GpuGemmBenchmarks*' '*GpuGemvBenchmarks*' '*GpuModelBenchmarks*' \
+(cd /tmp && timeout 300 dotnet $OLDPWD/.device/app/Specialized.Benchmarks.dll --filter '*GpuGemmBenchmarks*' '*GpuGemvBenchmarks*' '*GpuModelBenchmarks*' \
   --artifacts /tmp/bdn > $OUT/bdn.log 2>&1); tail -60 $OUT/bdn.log | grep -E "^\|| Mean|Error|Exception" | head -60
 mkdir -p $OUT/bdn && cp /tmp/bdn/results/*.csv /tmp/bdn/results/*.md $OUT/bdn/ 2>/dev/null
 
 echo "== engine: decode batch 1, prompt 128, 256 new tokens"
-timeout 120 dotnet .device/offline-throughput/OfflineThroughput.dll --model $ck --device cuda --num-prompts 1 --input-len 128 --output-len 256 \
+timeout 120 dotnet .device/app/OfflineThroughput.dll --model $ck --device cuda --num-prompts 1 --input-len 128 --output-len 256 \
   --json $OUT/decode_bs1.json 2>&1 | tail -6 | tee $OUT/decode_bs1.log
 
 echo "== engine: offline throughput, $n prompts, input $in, output $out"
-timeout 300 dotnet .device/offline-throughput/OfflineThroughput.dll --model $ck --device cuda --num-prompts $n --input-len $in --output-len $out \
+timeout 300 dotnet .device/app/OfflineThroughput.dll --model $ck --device cuda --num-prompts $n --input-len $in --output-len $out \
   --json $OUT/offline_throughput.json 2>&1 | tail -14 | tee $OUT/offline_throughput.log
 
 echo "== HF transformers eager generate, batch 1"
