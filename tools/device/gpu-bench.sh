@@ -55,3 +55,5 @@ timeout 120 python3 tools/device/torch_baselines.py hf-eager --checkpoint $ck --
 
 echo "== table"
 python3 tools/device/bench_table.py $OUT
+# A run brings back at most 8 files: everything in one archive.
+(cd $OUT && tar -cf /tmp/gpu-bench.tar * && rm -rf ./* && mv /tmp/gpu-bench.tar .)
