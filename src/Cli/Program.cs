@@ -1,15 +1,5 @@
-using System.CommandLine;
-using Specialized.Cli.Commands;
+using Specialized.Cli;
 using Specialized.Models;
 
 BuiltInModels.Register();
-
-var root = new RootCommand("specialized: Qwen2 inference, specialized at build time.")
-{
-    ModelsCommand.Create(),
-    InspectCommand.Create(),
-    TokenizeCommand.Create(),
-    MakeRandomCheckpointCommand.Create(),
-    GenerateCommand.Create(),
-};
-return root.Parse(args).Invoke();
+return SpecializedCommandLine.Run(args, CliConsole.FromProcess());

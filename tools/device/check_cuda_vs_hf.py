@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Our CUDA path against HF transformers on the same random-weight checkpoint and token ids.
 
-For each case, `specialized generate --json --save-logits` has already run greedy on the GPU and written the logits
+For each case, `specialized logits` has already run greedy on the GPU and written the logits
 that chose each output token. HF (float32, on the GPU, TF32 off) then scores prompt + our tokens in one teacher-forced
 forward, so row k of both sides is the distribution over token k given the same prefix. Reports the largest logit
 difference, and greedy agreement: HF's argmax against our token, counted where HF's top-1/top-2 margin is clear.

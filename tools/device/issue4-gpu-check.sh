@@ -29,8 +29,8 @@ for name, n in (("short", 9), ("medium", 120), ("long", 1000)):
 PY
 cases=()
 for name in short medium long; do
-  timeout 180 $cli generate --model $ck --input-ids "$(cat /tmp/prompt_$name.txt)" --max-new-tokens 32 --temperature 0 --ignore-eos \
-    --device cuda --json --save-logits /tmp/ours_$name.bin > /tmp/ours_$name.json 2> >(tee -a $OUT/cuda.log >&2)
+  timeout 180 $cli logits --model $ck --input-ids "$(cat /tmp/prompt_$name.txt)" --max-new-tokens 32 --ignore-eos \
+    --device cuda --out /tmp/ours_$name.bin > /tmp/ours_$name.json 2> >(tee -a $OUT/cuda.log >&2)
   cases+=(--case /tmp/prompt_$name.txt /tmp/ours_$name.json /tmp/ours_$name.bin)
 done
 timeout 300 python3 tools/device/check_cuda_vs_hf.py --checkpoint $ck "${cases[@]}" --out $OUT/cuda_vs_hf.json 2>&1 | tail -20 | tee -a $OUT/cuda.log

@@ -10,7 +10,7 @@ namespace Specialized.Cli.Commands;
 /// </summary>
 internal static class InspectCommand
 {
-    public static Command Create()
+    public static Command Create(CliConsole console)
     {
         var model = new Option<string>("--model", "-m")
         {
@@ -18,45 +18,36 @@ internal static class InspectCommand
             Required = true,
         };
         var command = new Command("inspect", "Show the specialized model that matches a checkpoint's config.json.") { model };
-        command.SetAction(parse => Run(parse.GetValue(model)!));
+        command.SetAction(parse => Run(console, parse.GetValue(model)!));
         return command;
     }
 
-    private static int Run(string path)
+    private static int Run(CliConsole console, string path)
     {
-        ModelSpec spec;
-        try
-        {
-            spec = ModelConfig.Load(path);
-        }
-        catch (Exception e) when (e is ModelConfigException or IOException or UnauthorizedAccessException)
-        {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return 1;
-        }
+        ModelSpec spec = ModelConfig.Load(path);
 
         ModelDescriptor? match = ModelRegistry.Find(spec);
-        Console.WriteLine($"config           {Path.GetFullPath(path)}");
+        console.Out.WriteLine($"config           {Path.GetFullPath(path)}");
         if (match is null)
         {
-            Console.WriteLine("specialized as   (none: no model in this build has this fingerprint)");
+            console.Out.WriteLine("specialized as   (none: no model in this build has this fingerprint)");
         }
         else
         {
             string others = string.Join(", ", ModelRegistry.Models.Where(m => m != match && m.Fingerprint == match.Fingerprint).Select(m => m.Name));
-            Console.WriteLine($"specialized as   {match.GetType().DeclaringType?.FullName ?? match.Name}{(others.Length > 0 ? $" (same math as {others})" : "")}");
+            console.Out.WriteLine($"specialized as   {match.GetType().DeclaringType?.FullName ?? match.Name}{(others.Length > 0 ? $" (same math as {others})" : "")}");
         }
-        Console.WriteLine($"fingerprint      {spec.FingerprintHash}  {spec.Fingerprint}");
-        Console.WriteLine($"shape            {spec.NumHiddenLayers} layers, hidden {spec.HiddenSize}, {spec.NumAttentionHeads} query heads and " +
+        console.Out.WriteLine($"fingerprint      {spec.FingerprintHash}  {spec.Fingerprint}");
+        console.Out.WriteLine($"shape            {spec.NumHiddenLayers} layers, hidden {spec.HiddenSize}, {spec.NumAttentionHeads} query heads and " +
             $"{spec.NumKeyValueHeads} key/value heads of {spec.HeadDim}, intermediate {spec.IntermediateSize}, vocabulary {spec.VocabSize}");
-        Console.WriteLine($"attention        rope theta {ModelSpec.Real(spec.RopeTheta)}, scaling {spec.RopeScalingType}, " +
+        console.Out.WriteLine($"attention        rope theta {ModelSpec.Real(spec.RopeTheta)}, scaling {spec.RopeScalingType}, " +
             $"context {spec.MaxPositionEmbeddings}, {Windows(spec)}");
-        Console.WriteLine($"norm, embeddings rms eps {ModelSpec.Real(spec.RmsNormEps)}, {(spec.TieWordEmbeddings ? "tied" : "untied")} embeddings, " +
+        console.Out.WriteLine($"norm, embeddings rms eps {ModelSpec.Real(spec.RmsNormEps)}, {(spec.TieWordEmbeddings ? "tied" : "untied")} embeddings, " +
             $"activation {spec.HiddenAct}, checkpoint dtype {spec.DType}");
-        Console.WriteLine($"tokens           bos {spec.BosTokenId?.ToString() ?? "none"}, eos [{string.Join(", ", spec.EosTokenIds)}]");
-        Console.WriteLine($"parameters       {spec.ParameterCount:N0} ({spec.ParameterCount * 2 / 1e9:F2} GB in bf16)");
+        console.Out.WriteLine($"tokens           bos {spec.BosTokenId?.ToString() ?? "none"}, eos [{string.Join(", ", spec.EosTokenIds)}]");
+        console.Out.WriteLine($"parameters       {spec.ParameterCount:N0} ({spec.ParameterCount * 2 / 1e9:F2} GB in bf16)");
 
-        if (match is not null) PrintWeights(match);
+        if (match is not null) PrintWeights(console, match);
         return 0;
     }
 
@@ -66,23 +57,23 @@ internal static class InspectCommand
         return sliding == 0 ? "full attention in every layer" : $"sliding window in {sliding} of {spec.NumHiddenLayers} layers";
     }
 
-    private static void PrintWeights(ModelDescriptor descriptor)
+    private static void PrintWeights(CliConsole console, ModelDescriptor descriptor)
     {
         IWeightTree tree = descriptor.Accept(new WeightTreeOf());
-        Console.WriteLine("weight tree      (fused parameters show the checkpoint tensors they stack)");
+        console.Out.WriteLine("weight tree      (fused parameters show the checkpoint tensors they stack)");
         foreach (Parameter p in tree.Parameters)
         {
             bool laterLayer = p.Name.StartsWith("model.layers.", StringComparison.Ordinal) && !p.Name.StartsWith("model.layers.0.", StringComparison.Ordinal);
             if (laterLayer) continue;
-            Console.WriteLine($"  {p}");
+            console.Out.WriteLine($"  {p}");
             if (p.Sources.Count > 1)
             {
-                foreach (HfTensor source in p.Sources) Console.WriteLine($"      {source}");
+                foreach (HfTensor source in p.Sources) console.Out.WriteLine($"      {source}");
             }
         }
         if (descriptor.Spec.NumHiddenLayers > 1)
         {
-            Console.WriteLine($"  (model.layers.1 to model.layers.{descriptor.Spec.NumHiddenLayers - 1} hold the same tensors as model.layers.0)");
+            console.Out.WriteLine($"  (model.layers.1 to model.layers.{descriptor.Spec.NumHiddenLayers - 1} hold the same tensors as model.layers.0)");
         }
     }
 

@@ -9,7 +9,7 @@ namespace Specialized.Cli.Commands;
 /// </summary>
 internal static class TokenizeCommand
 {
-    public static Command Create()
+    public static Command Create(CliConsole console)
     {
         var model = new Option<string>("--model", "-m")
         {
@@ -28,35 +28,20 @@ internal static class TokenizeCommand
                 result.AddError("Give exactly one of --text TEXT or --decode IDS.");
             }
         });
-        command.SetAction(parse => Run(parse.GetValue(model)!, parse.GetValue(text), parse.GetValue(decode), parse.GetValue(skipSpecial)));
+        command.SetAction(parse => Run(console, parse.GetValue(model)!, parse.GetValue(text), parse.GetValue(decode), parse.GetValue(skipSpecial)));
         return command;
     }
 
-    private static int Run(string folder, string? text, string? ids, bool skipSpecialTokens)
+    private static int Run(CliConsole console, string folder, string? text, string? ids, bool skipSpecialTokens)
     {
-        Qwen2Tokenizer tokenizer;
-        try
-        {
-            tokenizer = Qwen2Tokenizer.Load(folder);
-        }
-        catch (TokenizerLoadException e)
-        {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return 1;
-        }
-
+        Qwen2Tokenizer tokenizer = Qwen2Tokenizer.Load(folder);
         if (text is not null)
         {
-            Console.WriteLine($"[{string.Join(",", tokenizer.Encode(text))}]");
+            console.Out.WriteLine($"[{string.Join(",", tokenizer.Encode(text))}]");
             return 0;
         }
-
-        if (!TokenIds.TryParse(ids!, out int[] parsed, out string error))
-        {
-            Console.Error.WriteLine($"error: --decode: {error}");
-            return 1;
-        }
-        Console.WriteLine(tokenizer.Decode(parsed, skipSpecialTokens));
+        if (!TokenIds.TryParse(ids!, out int[] parsed, out string error)) throw new ArgumentException($"--decode: {error}");
+        console.Out.WriteLine(tokenizer.Decode(parsed, skipSpecialTokens));
         return 0;
     }
 }

@@ -27,8 +27,11 @@ public interface IBackend : IDisposable
     /// <summary>A float32 activation tensor [rows, columns].</summary>
     Tensor CreateActivations(int rows, int columns);
 
-    /// <summary>The kernels for a model of <typeparamref name="TDims"/>, with a KV cache and buffers sized by the options.</summary>
-    IQwen2Kernels<TDims> CreateKernels<TDims>(TDims dims, RunnerOptions options) where TDims : struct, IQwen2Dims;
+    /// <summary>
+    /// The kernels for a model of <typeparamref name="TDims"/>, with a KV cache and buffers sized by the options;
+    /// <paramref name="progress"/> hears when compilation and allocation start.
+    /// </summary>
+    IQwen2Kernels<TDims> CreateKernels<TDims>(TDims dims, RunnerOptions options, IProgress<EngineLoadProgress>? progress = null) where TDims : struct, IQwen2Dims;
 
     /// <summary>Copies the first <paramref name="rows"/> rows of a float32 tensor to the host.</summary>
     void CopyRows(Tensor source, int rows, Span<float> destination);

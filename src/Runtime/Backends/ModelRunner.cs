@@ -47,7 +47,7 @@ public sealed class ModelRunner<TDims> : IModelRunner where TDims : struct, IQwe
     private readonly float[] _hidden;
     private readonly int[] _tokens;
 
-    public ModelRunner(IQwen2Model<TDims> model, IBackend backend, RunnerOptions options, bool isSpecialized)
+    public ModelRunner(IQwen2Model<TDims> model, IBackend backend, RunnerOptions options, bool isSpecialized, IProgress<EngineLoadProgress>? progress = null)
     {
         _model = model;
         Backend = backend;
@@ -55,7 +55,7 @@ public sealed class ModelRunner<TDims> : IModelRunner where TDims : struct, IQwe
         IsSpecialized = isSpecialized;
         TDims d = model.Dims;
         int t = options.MaxBatchTokens;
-        _kernels = backend.CreateKernels(d, options);
+        _kernels = backend.CreateKernels(d, options, progress);
         _workspace = new Qwen2Workspace(
             backend.CreateActivations(t, d.HiddenSize), backend.CreateActivations(t, d.HiddenSize),
             backend.CreateActivations(t, d.HiddenSize), backend.CreateActivations(t, d.QkvSize),

@@ -20,6 +20,7 @@ public sealed class Engine : IDisposable, IAsyncDisposable
     private readonly IBackend _backend;
     private readonly LoadedModel _model;
     private readonly Scheduler _scheduler;
+    private readonly EngineTelemetry _telemetry;
     private readonly HashSet<int> _eosTokenIds;
     private readonly long _seedBase;
     private long _requests;
@@ -33,6 +34,7 @@ public sealed class Engine : IDisposable, IAsyncDisposable
         ILogger logger = new LevelFilteredLogger(loggers.CreateLogger("Specialized.Engine"), options.LogLevel);
         ModelRegistry.DiscoverModelAssemblies();
 
+        options.Progress?.Report(new EngineLoadProgress(EngineLoadStage.ReadingConfig));
         ModelSpec spec;
         try
         {
@@ -61,13 +63,14 @@ public sealed class Engine : IDisposable, IAsyncDisposable
             int kvTokens = options.MaxTotalTokens ?? DefaultKvTokens(spec, stepTokens, maxRunning, options.MemoryFraction);
             int pageSize = options.PageSize;
             var runnerOptions = new RunnerOptions(stepTokens, maxRunning, new KvCacheLayout((kvTokens + pageSize - 1) / pageSize, pageSize), ContextLength);
-            _model = ModelLoader.Load(modelPath, _backend, _ => runnerOptions);
+            _model = ModelLoader.Load(modelPath, _backend, _ => runnerOptions, options.Progress);
             foreach (var warning in _model.Warnings) logger.LogWarning("{Warning}", warning);
             logger.LogInformation("Loaded {Model} on {Device}: {Description}; KV cache {Tokens} tokens", modelPath, _backend.Device, _model.Description, kvTokens);
 
             _eosTokenIds = EosTokens.Of(modelPath, spec, Tokenizer);
             _seedBase = options.RandomSeed ?? Random.Shared.NextInt64();
             _scheduler = new Scheduler(_model.Runner, new SchedulerLimits(maxRunning, stepTokens, !options.DisableRadixCache), logger);
+            _telemetry = new EngineTelemetry(GetMetrics, logger, options.MetricsLogInterval);
         }
         catch
         {
@@ -75,6 +78,7 @@ public sealed class Engine : IDisposable, IAsyncDisposable
             _backend.Dispose();
             throw;
         }
+        options.Progress?.Report(new EngineLoadProgress(EngineLoadStage.Ready));
     }
 
     /// <summary>Loads a checkpoint folder (config.json, safetensors, tokenizer files) and starts the scheduler.</summary>
@@ -181,16 +185,37 @@ public sealed class Engine : IDisposable, IAsyncDisposable
 
     // ---------------------------------------------------------------- metrics and lifetime
 
-    /// <summary>KV pages in use, by requests or the prefix cache, and the cache's hit rate so far.</summary>
-    public (int UsedPages, int TotalPages, int CachedPages, double PrefixHitRate) KvCacheUsage
+    /// <summary>
+    /// Requests queued and running, KV pages in use, the prefix cache's hit rate, recent throughput and totals since
+    /// start. Cheap, from any thread: it reads counters the scheduler keeps and never waits for it.
+    /// </summary>
+    public EngineMetrics GetMetrics()
     {
-        get
+        Scheduler s = _scheduler;
+        ThroughputMark since = s.ThroughputBase;
+        long prompt = s.PromptTokens, generated = s.GeneratedTokens;
+        double seconds = Math.Max(System.Diagnostics.Stopwatch.GetElapsedTime(since.Timestamp).TotalSeconds, 1e-9);
+        long lookedUp = s.Cache.LookedUpTokens;
+        return new EngineMetrics
         {
-            var cache = _scheduler.Cache;
-            return (_scheduler.Pool.TotalPages - _scheduler.Pool.FreePages, _scheduler.Pool.TotalPages, cache.CachedPages,
-                cache.LookedUpTokens == 0 ? 0 : (double)cache.MatchedTokens / cache.LookedUpTokens);
-        }
+            QueuedRequests = s.Queued,
+            RunningRequests = s.Running,
+            UsedKvPages = s.Pool.TotalPages - s.Pool.FreePages,
+            CachedKvPages = s.Cache.CachedPages,
+            TotalKvPages = s.Pool.TotalPages,
+            PageSize = Options.PageSize,
+            PrefixCacheHitRate = lookedUp == 0 ? 0 : (double)s.Cache.MatchedTokens / lookedUp,
+            PromptThroughput = (prompt - since.PromptTokens) / seconds,
+            GenerationThroughput = (generated - since.GeneratedTokens) / seconds,
+            FinishedRequests = s.FinishedRequests,
+            PromptTokens = prompt,
+            GeneratedTokens = generated,
+            Retractions = s.Retractions,
+        };
     }
+
+    /// <summary>This engine's instruments (meter "Specialized.Engine"), for a MeterListener that wants only them.</summary>
+    internal System.Diagnostics.Metrics.Meter Meter => _telemetry.Meter;
 
     internal Scheduler Scheduler => _scheduler;
 
@@ -200,6 +225,7 @@ public sealed class Engine : IDisposable, IAsyncDisposable
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
+        _telemetry.Dispose();
         _scheduler.Dispose();
         _model.Dispose();
         _backend.Dispose();

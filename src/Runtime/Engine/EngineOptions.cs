@@ -41,6 +41,18 @@ public sealed record EngineOptions
     /// <summary>The least severe messages logged.</summary>
     public LogLevel LogLevel { get; init; } = LogLevel.Warning;
 
+    /// <summary>
+    /// Told each stage of <see cref="Engine.Create"/> (and the weight bytes loaded so far), on the creating thread:
+    /// the load takes seconds on a real checkpoint, most of it weights and kernel compilation.
+    /// </summary>
+    public IProgress<EngineLoadProgress>? Progress { get; init; }
+
+    /// <summary>
+    /// How often the engine logs its metrics (running and queued requests, KV usage, throughput) at Information level
+    /// while it has work; null or zero turns the line off. <see cref="Engine.GetMetrics"/> works either way.
+    /// </summary>
+    public TimeSpan? MetricsLogInterval { get; init; } = TimeSpan.FromSeconds(10);
+
     internal void Validate()
     {
         if (MaxRunningRequests is < 1) throw new ArgumentException($"MaxRunningRequests must be at least 1, got {MaxRunningRequests}.");
@@ -49,5 +61,6 @@ public sealed record EngineOptions
         if (ChunkedPrefillSize is 0 or < -1) throw new ArgumentException($"ChunkedPrefillSize must be -1 or positive, got {ChunkedPrefillSize}.");
         if (ContextLength is < 1) throw new ArgumentException($"ContextLength must be at least 1, got {ContextLength}.");
         if (PageSize < 1) throw new ArgumentException($"PageSize must be at least 1, got {PageSize}.");
+        if (MetricsLogInterval < TimeSpan.Zero) throw new ArgumentException($"MetricsLogInterval must not be negative, got {MetricsLogInterval}.");
     }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Specialized.Backends;
 using Specialized.Memory;
@@ -31,6 +32,11 @@ internal sealed class Scheduler : IDisposable
     private readonly Thread _thread;
     private volatile bool _stopping;
 
+    // Totals since start, written only by the scheduler thread (before a request completes, so a caller that saw its
+    // request end sees them counted) and read by any thread: one plain add per step or per token, no locks.
+    private long _promptTokens, _generatedTokens, _finishedRequests;
+    private volatile ThroughputMark _throughputBase, _throughputMark;
+
     public Scheduler(IModelRunner runner, SchedulerLimits limits, ILogger logger)
     {
         _runner = runner;
@@ -39,6 +45,7 @@ internal sealed class Scheduler : IDisposable
         _pageSize = runner.Options.Kv.PageSize;
         _pool = new KvPagePool(runner.Options.Kv.NumPages);
         _cache = new RadixCache(_pool, _pageSize);
+        _throughputBase = _throughputMark = new ThroughputMark(Stopwatch.GetTimestamp(), 0, 0);
         _thread = new Thread(Loop) { IsBackground = true, Name = "Specialized scheduler" };
         _thread.Start();
     }
@@ -53,6 +60,26 @@ internal sealed class Scheduler : IDisposable
     /// <summary>Requests queued or running, as last seen by the scheduler thread.</summary>
     public int Pending => _incoming.Count + _waiting.Count + _running.Count;
 
+    /// <summary>Requests submitted and not yet running (including ones the scheduler thread has not picked up).</summary>
+    public int Queued => _incoming.Count + _waiting.Count;
+
+    public int Running => _running.Count;
+
+    /// <summary>Tokens computed for prompts (and for re-prefilling retracted requests) since start.</summary>
+    public long PromptTokens => Volatile.Read(ref _promptTokens);
+
+    /// <summary>Tokens sampled since start: the sum of every request's output ids.</summary>
+    public long GeneratedTokens => Volatile.Read(ref _generatedTokens);
+
+    /// <summary>Requests that ended in the scheduler, for any reason.</summary>
+    public long FinishedRequests => Volatile.Read(ref _finishedRequests);
+
+    /// <summary>The counts some seconds ago (between one and two <see cref="ThroughputWindow"/>s), to take rates from.</summary>
+    public ThroughputMark ThroughputBase => _throughputBase;
+
+    /// <summary>Rates are averaged over at least this long, so one step's burst does not read as the throughput.</summary>
+    public static readonly TimeSpan ThroughputWindow = TimeSpan.FromSeconds(5);
+
     public void Submit(Request request)
     {
         if (_stopping) throw new ObjectDisposedException(nameof(Engine), "The engine is shut down.");
@@ -65,6 +92,7 @@ internal sealed class Scheduler : IDisposable
     {
         while (!_stopping)
         {
+            MarkThroughput();
             Admit();
             Step? step = _running.Count > 0 || _waiting.Count > 0 ? Plan() : null;
             if (step is null)
@@ -91,6 +119,15 @@ internal sealed class Scheduler : IDisposable
         ShutDown();
     }
 
+    /// <summary>Every window, the current totals become a mark and the previous mark the base rates are measured from.</summary>
+    private void MarkThroughput()
+    {
+        long now = Stopwatch.GetTimestamp();
+        if (Stopwatch.GetElapsedTime(_throughputMark.Timestamp, now) < ThroughputWindow) return;
+        _throughputBase = _throughputMark;
+        _throughputMark = new ThroughputMark(now, _promptTokens, _generatedTokens);
+    }
+
     /// <summary>Moves new requests into the waiting queue and ends cancelled ones wherever they are.</summary>
     private void Admit()
     {
@@ -111,7 +148,8 @@ internal sealed class Scheduler : IDisposable
         }
     }
 
-    private sealed record Step(List<Request> Requests, List<int> Counts, ForwardBatch Batch, List<Request> Sampled, bool WantHidden);
+    /// <summary>One forward step; <paramref name="PrefillTokens"/> are its tokens other than the one fed back by each decoding request.</summary>
+    private sealed record Step(List<Request> Requests, List<int> Counts, ForwardBatch Batch, List<Request> Sampled, bool WantHidden, int PrefillTokens);
 
     /// <summary>Chooses this step's requests and token counts, securing KV pages for them.</summary>
     private Step? Plan()
@@ -232,7 +270,7 @@ internal sealed class Scheduler : IDisposable
         var logitRows = new List<int>();
         var sampled = new List<Request>();
         bool wantHidden = false;
-        int at = 0;
+        int at = 0, prefill = 0;
         for (int i = 0; i < requests.Count; i++)
         {
             Request r = requests[i];
@@ -251,11 +289,13 @@ internal sealed class Scheduler : IDisposable
                 sampled.Add(r);
             }
             wantHidden |= r.HiddenStates is not null;
+            bool decoding = n == 1 && r.OutputIds.Count > 0 && r.ComputedTokens + 1 == r.TotalTokens;
+            prefill += decoding ? 0 : n;
             at += n;
         }
         starts[^1] = total;
         var batch = new ForwardBatch(tokens, positions, starts, cached, pageTables, _pageSize, [.. logitRows]);
-        return new Step(requests, counts, batch, sampled, wantHidden);
+        return new Step(requests, counts, batch, sampled, wantHidden, prefill);
     }
 
     private void Run(Step step)
@@ -264,6 +304,7 @@ internal sealed class Scheduler : IDisposable
         {
             // Every token of this step is an argmax: pick them on the device and skip copying logits.
             ReadOnlyMemory<int> picked = _runner.ForwardGreedy(step.Batch);
+            _promptTokens += step.PrefillTokens;
             for (int i = 0; i < step.Requests.Count; i++) step.Requests[i].ComputedTokens += step.Counts[i];
             for (int i = 0; i < step.Sampled.Count; i++)
             {
@@ -271,12 +312,14 @@ internal sealed class Scheduler : IDisposable
                 int token = picked.Span[i];
                 r.Sampler.Accept(token);
                 r.OutputIds.Add(token);
+                _generatedTokens++;
                 Emit(r, token);
             }
             return;
         }
 
         ForwardOutput output = _runner.Forward(step.Batch, step.WantHidden);
+        _promptTokens += step.PrefillTokens;
         int vocab = _runner.Spec.VocabSize, hidden = _runner.Spec.HiddenSize;
         for (int i = 0; i < step.Requests.Count; i++)
         {
@@ -294,6 +337,7 @@ internal sealed class Scheduler : IDisposable
             r.OutputIds.Add(token.TokenId);
             r.Logprobs?.Add(new TokenLogprob(token.TokenId, token.Logprob));
             r.TopLogprobs?.Add(token.TopLogprobs ?? []);
+            _generatedTokens++;
             Emit(r, token.TokenId);
         }
     }
@@ -374,10 +418,15 @@ internal sealed class Scheduler : IDisposable
     {
         _running.Remove(r);
         ReleaseKv(r);
+        _finishedRequests++;
         r.CompleteCancelled();
     }
 
-    private static void End(Request r, FinishReason finish, string delta = "", IReadOnlyList<int>? ids = null) => r.Complete(finish, delta, ids);
+    private void End(Request r, FinishReason finish, string delta = "", IReadOnlyList<int>? ids = null)
+    {
+        _finishedRequests++;
+        r.Complete(finish, delta, ids);
+    }
 
     /// <summary>Ends every request the engine still holds with an abort, so no caller waits forever.</summary>
     private void ShutDown()
@@ -406,3 +455,6 @@ internal sealed class Scheduler : IDisposable
         _signal.Dispose();
     }
 }
+
+/// <summary>The scheduler's totals at one moment, from which throughput over the time since is computed.</summary>
+internal sealed record ThroughputMark(long Timestamp, long PromptTokens, long GeneratedTokens);

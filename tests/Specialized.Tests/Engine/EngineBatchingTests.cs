@@ -75,7 +75,7 @@ public sealed class EngineBatchingTests
         Assert.Equal(0, first.MetaInfo.CachedTokens);
         Assert.Equal((prompt.Length - 1) / 4 * 4, second.MetaInfo.CachedTokens);
         Assert.Equal(tokens, second.OutputIds);
-        Assert.True(engine.KvCacheUsage.PrefixHitRate > 0);
+        Assert.True(engine.GetMetrics().PrefixCacheHitRate > 0);
     }
 
     [Fact]

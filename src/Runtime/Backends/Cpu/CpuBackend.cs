@@ -30,8 +30,12 @@ public sealed class CpuBackend : IBackend
 
     public Tensor CreateActivations(int rows, int columns) => CpuTensor.Float32(rows, columns);
 
-    public IQwen2Kernels<TDims> CreateKernels<TDims>(TDims dims, RunnerOptions options) where TDims : struct, IQwen2Dims =>
-        new CpuKernels<TDims>(dims, options.Kv, options.MaxPositions);
+    /// <summary>Nothing to compile: the kernels are the JIT's; only the KV cache is allocated.</summary>
+    public IQwen2Kernels<TDims> CreateKernels<TDims>(TDims dims, RunnerOptions options, IProgress<EngineLoadProgress>? progress = null) where TDims : struct, IQwen2Dims
+    {
+        progress?.Report(new EngineLoadProgress(EngineLoadStage.AllocatingKvCache));
+        return new CpuKernels<TDims>(dims, options.Kv, options.MaxPositions);
+    }
 
     public void CopyRows(Tensor source, int rows, Span<float> destination)
     {

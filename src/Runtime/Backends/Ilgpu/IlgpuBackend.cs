@@ -93,9 +93,9 @@ public sealed class IlgpuBackend : IBackend
 
     public Tensor CreateActivations(int rows, int columns) => IlgpuTensor.Float32(_accelerator, [rows, columns]);
 
-    public IQwen2Kernels<TDims> CreateKernels<TDims>(TDims dims, RunnerOptions options) where TDims : struct, IQwen2Dims
+    public IQwen2Kernels<TDims> CreateKernels<TDims>(TDims dims, RunnerOptions options, IProgress<EngineLoadProgress>? progress = null) where TDims : struct, IQwen2Dims
     {
-        var kernels = new IlgpuKernels<TDims>(_accelerator, _stream, dims, options);
+        var kernels = new IlgpuKernels<TDims>(_accelerator, _stream, dims, options, progress);
         _kernels.Add(kernels);
         return kernels;
     }

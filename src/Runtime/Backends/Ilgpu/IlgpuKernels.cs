@@ -31,7 +31,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, TDims> _siluMul;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int> _gather;
 
-    public IlgpuKernels(Accelerator accelerator, AcceleratorStream stream, TDims dims, RunnerOptions options)
+    public IlgpuKernels(Accelerator accelerator, AcceleratorStream stream, TDims dims, RunnerOptions options, IProgress<EngineLoadProgress>? progress = null)
     {
         if (dims.HeadDim > AttentionKernel.MaxHeadDim)
         {
@@ -45,22 +45,9 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
         _stream = stream;
         _dims = dims;
         _groupSize = Math.Min(256, accelerator.MaxNumThreadsPerGroup);
-        _batch = new DeviceBatch(accelerator);
 
-        var rope = RotaryTable.For(dims, options.MaxPositions);
-        _cos = accelerator.Allocate1D(rope.Cos);
-        _sin = accelerator.Allocate1D(rope.Sin);
-        _empty = accelerator.Allocate1D<float>(1);
-        long cacheLength = (long)options.Kv.Slots * dims.KvSize;
-        _keys = new MemoryBuffer1D<float, Stride1D.Dense>[dims.NumLayers];
-        _values = new MemoryBuffer1D<float, Stride1D.Dense>[dims.NumLayers];
-        for (int l = 0; l < dims.NumLayers; l++)
-        {
-            _keys[l] = accelerator.Allocate1D<float>(cacheLength);
-            _values[l] = accelerator.Allocate1D<float>(cacheLength);
-        }
-        _gathered = accelerator.Allocate1D<float>((long)options.MaxLogitRows * dims.HiddenSize);
-
+        // Compilation first: it is most of the wait on a GPU, and a progress display can say so.
+        progress?.Report(new EngineLoadProgress(EngineLoadStage.CompilingKernels));
         _embed = accelerator.LoadKernel<ArrayView<ushort>, ArrayView<int>, ArrayView<float>, int, TDims>(EmbedKernel.Run);
         _norm = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, TDims>(RmsNormKernel.Run);
         _linear = accelerator.LoadKernel<ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int>(LinearKernel.Run);
@@ -74,6 +61,22 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
         _attention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>(AttentionKernel.Run);
         _siluMul = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, TDims>(SiluMulKernel.Run);
         _gather = accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(GatherRowsKernel.Run);
+
+        progress?.Report(new EngineLoadProgress(EngineLoadStage.AllocatingKvCache));
+        _batch = new DeviceBatch(accelerator);
+        var rope = RotaryTable.For(dims, options.MaxPositions);
+        _cos = accelerator.Allocate1D(rope.Cos);
+        _sin = accelerator.Allocate1D(rope.Sin);
+        _empty = accelerator.Allocate1D<float>(1);
+        long cacheLength = (long)options.Kv.Slots * dims.KvSize;
+        _keys = new MemoryBuffer1D<float, Stride1D.Dense>[dims.NumLayers];
+        _values = new MemoryBuffer1D<float, Stride1D.Dense>[dims.NumLayers];
+        for (int l = 0; l < dims.NumLayers; l++)
+        {
+            _keys[l] = accelerator.Allocate1D<float>(cacheLength);
+            _values[l] = accelerator.Allocate1D<float>(cacheLength);
+        }
+        _gathered = accelerator.Allocate1D<float>((long)options.MaxLogitRows * dims.HiddenSize);
     }
 
     public void Embed(ForwardBatch batch, Tensor table, Tensor output)
