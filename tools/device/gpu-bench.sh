@@ -29,8 +29,8 @@ cat $OUT/ttft_process.json; echo
 
 echo "== CUDA vs HF float32 on a 1000-token prompt (prefill through the tensor-core GEMM)"
 python3 -c "import numpy as np; print(','.join(str(int(x)) for x in np.random.default_rng(7).integers(0,151000,1000)))" > /tmp/prompt_long.txt
-timeout 120 $cli generate --model $ck --input-ids "$(cat /tmp/prompt_long.txt)" --max-new-tokens 16 --temperature 0 --ignore-eos \
-  --device cuda --json --save-logits /tmp/ours_long.bin > /tmp/ours_long.json 2>> $OUT/cuda_vs_hf.log
+timeout 120 $cli logits --model $ck --input-ids "$(cat /tmp/prompt_long.txt)" --max-new-tokens 16 --ignore-eos \
+  --device cuda --out /tmp/ours_long.bin > /tmp/ours_long.json 2>> $OUT/cuda_vs_hf.log
 timeout 240 python3 tools/device/check_cuda_vs_hf.py --checkpoint $ck --case /tmp/prompt_long.txt /tmp/ours_long.json /tmp/ours_long.bin \
   --out $OUT/cuda_vs_hf.json 2>&1 | tail -8 | tee -a $OUT/cuda_vs_hf.log
 
