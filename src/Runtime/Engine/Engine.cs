@@ -30,6 +30,7 @@ public sealed class Engine : IDisposable, IAsyncDisposable
     {
         options.Validate();
         Options = options;
+        ModelPath = modelPath;
         ILoggerFactory loggers = options.LoggerFactory ?? NullLoggerFactory.Instance;
         ILogger logger = new LevelFilteredLogger(loggers.CreateLogger("Specialized.Engine"), options.LogLevel);
         ModelRegistry.DiscoverModelAssemblies();
@@ -89,6 +90,9 @@ public sealed class Engine : IDisposable, IAsyncDisposable
         Task.Run(() => Create(modelPath, options), cancellationToken);
 
     public EngineOptions Options { get; }
+
+    /// <summary>The checkpoint folder the engine was created from (SGLang's <c>model_path</c>).</summary>
+    public string ModelPath { get; }
 
     public ModelSpec Spec => _model.Runner.Spec;
 

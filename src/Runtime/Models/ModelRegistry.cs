@@ -24,12 +24,20 @@ public static class ModelRegistry
         }
     }
 
+    /// <summary>
+    /// Adds a generated model; called by its module initializer. The same model may come from two assemblies (the
+    /// all-models Specialized.Models and a model package, both next to the app): the first registered stands for
+    /// both, so the list names each model once and lookups by name stay unambiguous.
+    /// </summary>
     public static void Register(ModelDescriptor descriptor)
     {
         ArgumentNullException.ThrowIfNull(descriptor);
         lock (s_lock)
         {
-            if (!s_models.Any(m => m.GetType() == descriptor.GetType())) s_models.Add(descriptor);
+            if (!s_models.Any(m => m.GetType() == descriptor.GetType() || (m.Name == descriptor.Name && m.Spec == descriptor.Spec)))
+            {
+                s_models.Add(descriptor);
+            }
         }
     }
 

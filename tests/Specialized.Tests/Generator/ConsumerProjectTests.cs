@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Specialized.Tests.Support;
 
 namespace Specialized.Tests.Generator;
@@ -11,7 +10,7 @@ namespace Specialized.Tests.Generator;
 public sealed class ConsumerProjectTests : IDisposable
 {
     // A shape no config under models/ has: Qwen2.5-3B-Instruct's dimensions.
-    private const string UnseenConfig = """
+    internal const string UnseenConfig = """
         {
           "architectures": [
             "Qwen2ForCausalLM"
@@ -94,31 +93,7 @@ public sealed class ConsumerProjectTests : IDisposable
             """);
     }
 
-    private (int ExitCode, string Output) Dotnet(params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = _dir,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (string a in args) start.ArgumentList.Add(a);
-        if (args[0] == "build")
-        {
-            // No lingering build servers: they would outlive the test and hold its output pipes open.
-            foreach (string a in new[] { "-nologo", "-nodeReuse:false", "-p:UseSharedCompilation=false", "-v:q" }) start.ArgumentList.Add(a);
-        }
-        start.Environment["DOTNET_CLI_USE_MSBUILD_SERVER"] = "0";
-        using Process process = Process.Start(start)!;
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"dotnet {string.Join(' ', args)} did not finish in 5 minutes");
-        }
-        return (process.ExitCode, stdout.Result + stderr.Result);
-    }
+    private (int ExitCode, string Output) Dotnet(params string[] args) => DotnetCli.Run(_dir, args);
 
     public void Dispose()
     {
