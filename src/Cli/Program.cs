@@ -11,5 +11,6 @@ var root = new RootCommand("specialized: Qwen2 inference, specialized at build t
     TokenizeCommand.Create(),
     MakeRandomCheckpointCommand.Create(),
     GenerateCommand.Create(),
+    ServeCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -21,6 +21,8 @@ public static class SpecializedServer
         if (options.Port is < 0 or > 65535) throw new ArgumentOutOfRangeException(nameof(options), $"Port must be in [0, 65535], got {options.Port}.");
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.SetMinimumLevel(options.LogLevel);
+        // ASP.NET Core's per-request lines (routing, status) would bury the server's own at Information.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", (LogLevel)Math.Max((int)options.LogLevel, (int)LogLevel.Warning));
         // One streamed request per client over many seconds is the norm here, not a slowloris attack.
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MinResponseDataRate = null);
         builder.WebHost.UseUrls($"http://{(options.Host.Contains(':') ? $"[{options.Host}]" : options.Host)}:{options.Port}");
