@@ -24,6 +24,7 @@ internal static class SpecializedCommandLine
         ChatCommand.Create(console),
         BenchCommand.Create(console),
         LogitsCommand.Create(console),
+        ServeCommand.Create(console),
     };
 
     public static int Run(string[] args, CliConsole console)
