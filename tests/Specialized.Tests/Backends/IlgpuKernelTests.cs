@@ -22,10 +22,13 @@ public sealed class IlgpuKernelTests
     /// <summary>
     /// One layer with grouped heads (2 query heads on 1 KV head) and a sliding window of 2, so a chunked prefill and a
     /// decode step exercise the cached prefix, the window and scattered pages in ~25 launches (each launch costs
-    /// ~0.3 s on the simulator).
+    /// ~0.3 s on the simulator). With one warp a group attention runs a warp per (token, head); with eight, a group per
+    /// block of tokens.
     /// </summary>
-    [Fact]
-    public void Prefill_in_chunks_then_decode_matches_the_cpu_backend()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(8)]
+    public void Prefill_in_chunks_then_decode_matches_the_cpu_backend(int warpsPerGroup)
     {
         ModelSpec spec = ModelConfig.Parse("""
             {"model_type": "qwen2", "vocab_size": 24, "hidden_size": 32, "intermediate_size": 32, "num_hidden_layers": 1,
@@ -34,7 +37,7 @@ public sealed class IlgpuKernelTests
             """);
         var model = new RandomModel(spec, seed: 11);
         using var cpu = model.Runner(new GenericQwen2Model(spec), Options);
-        using var gpu = model.Runner(new GenericQwen2Model(spec), Options, IlgpuBackend.CreateCpuSimulator());
+        using var gpu = model.Runner(new GenericQwen2Model(spec), Options, IlgpuBackend.CreateCpuSimulator(warpsPerGroup));
 
         int[] pages = [5, 2];
         ForwardBatch[] steps =
@@ -55,9 +58,11 @@ public sealed class IlgpuKernelTests
         }
     }
 
-    /// <summary>A context longer than a warp's 32-key block, so the online softmax folds several blocks.</summary>
-    [Fact]
-    public void Attention_over_several_key_blocks_matches_the_cpu_backend()
+    /// <summary>A context longer than a 32-key block, so the online softmax folds several blocks.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(8)]
+    public void Attention_over_several_key_blocks_matches_the_cpu_backend(int warpsPerGroup)
     {
         ModelSpec spec = ModelConfig.Parse("""
             {"model_type": "qwen2", "vocab_size": 24, "hidden_size": 32, "intermediate_size": 32, "num_hidden_layers": 1,
@@ -66,11 +71,41 @@ public sealed class IlgpuKernelTests
         var options = Options with { Kv = new KvCacheLayout(12, 4), MaxBatchTokens = 40, MaxPositions = 48 };
         var model = new RandomModel(spec, seed: 12);
         using var cpu = model.Runner(new GenericQwen2Model(spec), options);
-        using var gpu = model.Runner(new GenericQwen2Model(spec), options, IlgpuBackend.CreateCpuSimulator());
+        using var gpu = model.Runner(new GenericQwen2Model(spec), options, IlgpuBackend.CreateCpuSimulator(warpsPerGroup));
         int[] pages = Enumerable.Range(0, 12).Reverse().ToArray();
         int[] prompt = Enumerable.Range(0, 40).Select(i => (i * 7) % 24).ToArray();
         var prefill = new ForwardBatch(prompt, Enumerable.Range(0, 40).ToArray(), [0, 40], [0], [pages], 4, [39]);
         var decode = new ForwardBatch([5], [40], [0, 1], [40], [pages], 4, [0]);
+        foreach (ForwardBatch step in new[] { prefill, decode })
+        {
+            float[] expected = cpu.Forward(step).Logits.ToArray();
+            float[] actual = gpu.Forward(step).Logits.ToArray();
+            for (int i = 0; i < expected.Length; i++)
+            {
+                Assert.True(Math.Abs(expected[i] - actual[i]) < Tolerance, $"element {i}: {expected[i]} vs {actual[i]}");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Two sequences in one batch, then both decoding: with 2 query heads per KV head a block holds 8 tokens, so the
+    /// 10-token prompt spans two blocks and the blocks of different sequences sit side by side.
+    /// </summary>
+    [Fact]
+    public void Block_attention_over_two_sequences_matches_the_cpu_backend()
+    {
+        ModelSpec spec = ModelConfig.Parse("""
+            {"model_type": "qwen2", "vocab_size": 24, "hidden_size": 32, "intermediate_size": 32, "num_hidden_layers": 1,
+             "num_attention_heads": 2, "num_key_value_heads": 1, "rope_theta": 10000.0, "rms_norm_eps": 1e-6}
+            """);
+        var model = new RandomModel(spec, seed: 13);
+        using var cpu = model.Runner(new GenericQwen2Model(spec), Options);
+        using var gpu = model.Runner(new GenericQwen2Model(spec), Options, IlgpuBackend.CreateCpuSimulator(warpsPerGroup: 8));
+        int[] a = [6, 1, 4], b = [3];
+        int[] promptA = [4, 9, 13, 2, 7, 7, 21, 0, 5, 11], promptB = [17, 8, 1];
+        var prefill = new ForwardBatch([.. promptA, .. promptB], [.. Enumerable.Range(0, 10), .. Enumerable.Range(0, 3)], [0, 10, 13], [0, 0],
+            [a, b], Options.Kv.PageSize, Enumerable.Range(0, 13).ToArray());
+        var decode = new ForwardBatch([2, 19], [10, 3], [0, 1, 2], [10, 3], [a, b], Options.Kv.PageSize, [0, 1]);
         foreach (ForwardBatch step in new[] { prefill, decode })
         {
             float[] expected = cpu.Forward(step).Logits.ToArray();

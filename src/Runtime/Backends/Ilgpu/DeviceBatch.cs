@@ -12,6 +12,7 @@ internal sealed class DeviceBatch : IDisposable
     private readonly Accelerator _accelerator;
     private readonly Dictionary<string, MemoryBuffer1D<int, Stride1D.Dense>> _buffers = [];
     private ForwardBatch? _current;
+    private int _blockTokens;
 
     public DeviceBatch(Accelerator accelerator) => _accelerator = accelerator;
 
@@ -22,6 +23,30 @@ internal sealed class DeviceBatch : IDisposable
     public ArrayView<int> PageTable { get; private set; }
     public ArrayView<int> PageOffsets { get; private set; }
     public ArrayView<int> LogitRows { get; private set; }
+
+    /// <summary>(first token, token count) pairs: each sequence's tokens in runs of at most the tokens per block asked.</summary>
+    public ArrayView<int> AttentionBlocks { get; private set; }
+
+    public int AttentionBlockCount { get; private set; }
+
+    /// <summary>Cuts the current batch's sequences into attention blocks of at most <paramref name="tokensPerBlock"/> tokens.</summary>
+    public void UseAttentionBlocks(int tokensPerBlock, AcceleratorStream stream)
+    {
+        ForwardBatch batch = _current ?? throw new InvalidOperationException("No batch is in use.");
+        if (_blockTokens == tokensPerBlock) return;
+        var blocks = new List<int>();
+        for (int s = 0; s < batch.SequenceCount; s++)
+        {
+            for (int t = batch.SequenceStarts[s]; t < batch.SequenceStarts[s + 1]; t += tokensPerBlock)
+            {
+                blocks.Add(t);
+                blocks.Add(Math.Min(tokensPerBlock, batch.SequenceStarts[s + 1] - t));
+            }
+        }
+        AttentionBlocks = Upload("blocks", blocks.ToArray(), stream);
+        AttentionBlockCount = blocks.Count / 2;
+        _blockTokens = tokensPerBlock;
+    }
 
     /// <summary>Makes <paramref name="batch"/> the current one, uploading its arrays if it is not already.</summary>
     public void Use(ForwardBatch batch, AcceleratorStream stream)
@@ -46,6 +71,7 @@ internal sealed class DeviceBatch : IDisposable
         PageOffsets = Upload("offsets", offsets, stream);
         LogitRows = Upload("logits", batch.LogitRows, stream);
         _current = batch;
+        _blockTokens = 0;
     }
 
     private ArrayView<int> Upload(string name, int[] values, AcceleratorStream stream)

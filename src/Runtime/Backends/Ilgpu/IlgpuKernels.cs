@@ -28,6 +28,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations>? _tensorCoreGemm;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims> _ropeKv;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims> _attention;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, TDims>? _extendAttention;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, TDims> _siluMul;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int> _gather;
 
@@ -59,6 +60,11 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
         }
         _ropeKv = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims>(RopeKvKernel.Run);
         _attention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>(AttentionKernel.Run);
+        if (accelerator.MaxNumThreadsPerGroup >= ExtendAttentionKernel.GroupSize && dims.GroupSize <= ExtendAttentionKernel.MaxRows)
+        {
+            _extendAttention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, TDims>(
+                ExtendAttentionKernel.Run);
+        }
         _siluMul = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, TDims>(SiluMulKernel.Run);
         _gather = accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(GatherRowsKernel.Run);
 
@@ -117,6 +123,14 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
     public void Attention(ForwardBatch batch, int layer, int slidingWindow, Tensor qkv, Tensor output)
     {
         _batch.Use(batch, _stream);
+        if (_extendAttention is not null)
+        {
+            _batch.UseAttentionBlocks(ExtendAttentionKernel.TokensPerBlock(_dims.GroupSize), _stream);
+            _extendAttention(_stream, new KernelConfig(new Index2D(_batch.AttentionBlockCount, _dims.NumKvHeads), new Index2D(ExtendAttentionKernel.GroupSize, 1)),
+                IlgpuTensor.Of(qkv).F32, IlgpuTensor.Of(output).F32, _keys[layer].View, _values[layer].View,
+                _batch.Positions, _batch.TokenSequence, _batch.PageTable, _batch.PageOffsets, _batch.AttentionBlocks, batch.PageSize, slidingWindow, _dims);
+            return;
+        }
         int warps = batch.TokenCount * _dims.NumHeads;
         int warpsPerGroup = _groupSize / 32;
         _attention(_stream, new KernelConfig((warps + warpsPerGroup - 1) / warpsPerGroup, _groupSize),

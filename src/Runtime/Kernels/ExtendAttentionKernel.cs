@@ -1,0 +1,157 @@
+using ILGPU;
+using ILGPU.Algorithms;
+using Specialized.Models;
+
+namespace Specialized.Kernels;
+
+/// <summary>
+/// Causal attention with grouped KV heads over the paged cache, a group of 8 warps per (block of a sequence's
+/// consecutive tokens, KV head): the block's query rows (its tokens times the query heads sharing that KV head, at most
+/// <see cref="MaxRows"/>) attend together, so each 32-key tile of K and V is read from memory once, coalesced, into
+/// shared memory and serves every row, where a warp per row would read the whole context once per row. Each warp owns
+/// two rows: lane j scores key j of the tile against the row's query, the warp folds the 32 scores into an online
+/// softmax, and each lane accumulates up to four elements of the head from the staged values. K is staged transposed
+/// with a padded stride so the 32 lanes' reads of one query element fall on distinct banks. Serves prefill chunks
+/// (attending to the cached prefix and themselves) and decode tokens (a block of one token) alike.
+/// </summary>
+internal static class ExtendAttentionKernel
+{
+    /// <summary>Query rows per group: two per warp.</summary>
+    public const int MaxRows = 16;
+
+    public const int GroupSize = 256;
+
+    private const int Warps = GroupSize / 32;
+    private const int TileKeys = 32;
+    private const int KStride = TileKeys + 1;
+    private const int MaxHeadDim = AttentionKernel.MaxHeadDim;
+
+    /// <summary>A sequence's tokens per block, so that tokens times the query heads of a KV head fit the group's rows.</summary>
+    public static int TokensPerBlock(int queryHeadsPerKvHead) => Math.Max(1, MaxRows / queryHeadsPerKvHead);
+
+    /// <summary>
+    /// One group per (block, KV head): <paramref name="blocks"/> holds (first token, token count) pairs, each block a
+    /// run of one sequence's consecutive batch tokens; the grid is (block count, KV heads).
+    /// </summary>
+    public static void Run<TDims>(ArrayView<float> qkv, ArrayView<float> output, ArrayView<float> keys, ArrayView<float> values,
+        ArrayView<int> positions, ArrayView<int> tokenSequence, ArrayView<int> pageTable, ArrayView<int> pageOffsets,
+        ArrayView<int> blocks, int pageSize, int window, TDims dims) where TDims : struct, IQwen2Dims
+    {
+        ArrayView<float> queries = SharedMemory.Allocate<float>(MaxRows * MaxHeadDim);
+        ArrayView<float> keysT = SharedMemory.Allocate<float>(MaxHeadDim * KStride);
+        ArrayView<float> vals = SharedMemory.Allocate<float>(TileKeys * MaxHeadDim);
+        ArrayView<int> slots = SharedMemory.Allocate<int>(TileKeys);
+
+        int first = blocks[2 * Grid.IdxX], count = blocks[2 * Grid.IdxX + 1];
+        int kvHead = Grid.IdxY;
+        int g = dims.GroupSize, d = dims.HeadDim, kvSize = dims.KvSize, kvBase = kvHead * d;
+        int rows = count * g;
+        int t = Group.IdxX;
+
+        // Row r is token first + r / g under query head kvHead * g + r % g; the softmax scale is folded into q.
+        float scale = XMath.Rsqrt(d);
+        for (int e = t; e < rows * d; e += GroupSize)
+        {
+            int r = e / d, i = e - r * d;
+            queries[r * MaxHeadDim + i] = qkv[(first + r / g) * dims.QkvSize + (kvHead * g + r % g) * d + i] * scale;
+        }
+
+        int pages = pageOffsets[tokenSequence[first]];
+        int lastPos = positions[first + count - 1];
+        int start = window > 0 ? XMath.Max(0, positions[first] - window + 1) : 0;
+        Row a = Row.Start(Warp.WarpIdx, rows, g, first, positions, window);
+        Row b = Row.Start(Warp.WarpIdx + Warps, rows, g, first, positions, window);
+        for (int tile = start; tile <= lastPos; tile += TileKeys)
+        {
+            Group.Barrier();   // the previous tile is consumed (and, the first time, the queries are staged)
+            if (t < TileKeys)
+            {
+                int j = tile + t;
+                slots[t] = j <= lastPos ? pageTable[pages + j / pageSize] * pageSize + j % pageSize : -1;
+            }
+            Group.Barrier();
+            // Consecutive threads take consecutive elements of a key's row: coalesced reads.
+            for (int e = t; e < TileKeys * d; e += GroupSize)
+            {
+                int j = e / d, i = e - j * d;
+                int slot = slots[j];
+                int at = slot * kvSize + kvBase + i;
+                keysT[i * KStride + j] = slot >= 0 ? keys[at] : 0f;
+                vals[j * MaxHeadDim + i] = slot >= 0 ? values[at] : 0f;
+            }
+            Group.Barrier();
+            a = a.Attend(tile, queries, keysT, vals, d);
+            b = b.Attend(tile, queries, keysT, vals, d);
+        }
+        a.Store(output, first, g, kvHead, d, dims.QSize);
+        b.Store(output, first, g, kvHead, d, dims.QSize);
+    }
+
+    /// <summary>A warp's query row: its position, its window's first key, and its online-softmax state.</summary>
+    private readonly struct Row(int index, int position, int lowest, float max, float sum, float o0, float o1, float o2, float o3)
+    {
+        public readonly int Index = index, Position = position, Lowest = lowest;
+        public readonly float Max = max, Sum = sum, O0 = o0, O1 = o1, O2 = o2, O3 = o3;
+
+        /// <summary>Row <paramref name="index"/> of the block, or an idle one (index -1) past its rows.</summary>
+        public static Row Start(int index, int rows, int g, int first, ArrayView<int> positions, int window)
+        {
+            if (index >= rows) return new Row(-1, -1, 0, float.NegativeInfinity, 0f, 0f, 0f, 0f, 0f);
+            int position = positions[first + index / g];
+            int lowest = window > 0 ? XMath.Max(0, position - window + 1) : 0;
+            return new Row(index, position, lowest, float.NegativeInfinity, 0f, 0f, 0f, 0f, 0f);
+        }
+
+        /// <summary>Folds keys tile .. tile + 31 into the row (the whole warp takes the same branches).</summary>
+        public Row Attend(int tile, ArrayView<float> queries, ArrayView<float> keysT, ArrayView<float> vals, int d)
+        {
+            // Idle, or a tile wholly after the row's position or before its window: nothing to see.
+            if (Index < 0 || tile > Position || tile + TileKeys <= Lowest) return this;
+            int lane = Warp.LaneIdx;
+            int j = tile + lane;
+            bool visible = j <= Position && j >= Lowest;
+            int q = Index * MaxHeadDim;
+            float dot = 0f;
+            int i = 0;
+            for (; i + 4 <= d; i += 4)
+            {
+                dot += queries[q + i] * keysT[i * KStride + lane] + queries[q + i + 1] * keysT[(i + 1) * KStride + lane]
+                    + queries[q + i + 2] * keysT[(i + 2) * KStride + lane] + queries[q + i + 3] * keysT[(i + 3) * KStride + lane];
+            }
+            for (; i < d; i++) dot += queries[q + i] * keysT[i * KStride + lane];
+            float score = visible ? dot : float.NegativeInfinity;
+
+            // Some key of the tile is visible (the checks above), so the tile's maximum is finite.
+            float tileMax = score;
+            for (int offset = 16; offset > 0; offset >>= 1) tileMax = XMath.Max(tileMax, Warp.ShuffleXor(tileMax, offset));
+            float next = XMath.Max(Max, tileMax);
+            float correction = XMath.Exp(Max - next);
+            float p = visible ? XMath.Exp(score - next) : 0f;
+            float sum = Sum * correction + KernelMath.WarpSum(p);
+            float o0 = O0 * correction, o1 = O1 * correction, o2 = O2 * correction, o3 = O3 * correction;
+            for (int k = 0; k < TileKeys; k++)
+            {
+                float pk = Warp.Shuffle(p, k);
+                if (pk == 0f) continue;   // the same for every lane: a masked key
+                int at = k * MaxHeadDim + lane;
+                if (lane < d) o0 += pk * vals[at];
+                if (lane + 32 < d) o1 += pk * vals[at + 32];
+                if (lane + 64 < d) o2 += pk * vals[at + 64];
+                if (lane + 96 < d) o3 += pk * vals[at + 96];
+            }
+            return new Row(Index, Position, Lowest, next, sum, o0, o1, o2, o3);
+        }
+
+        public void Store(ArrayView<float> output, int first, int g, int kvHead, int d, int qSize)
+        {
+            if (Index < 0) return;
+            int lane = Warp.LaneIdx;
+            int at = (first + Index / g) * qSize + (kvHead * g + Index % g) * d + lane;
+            float inverse = 1f / Sum;
+            if (lane < d) output[at] = O0 * inverse;
+            if (lane + 32 < d) output[at + 32] = O1 * inverse;
+            if (lane + 64 < d) output[at + 64] = O2 * inverse;
+            if (lane + 96 < d) output[at + 96] = O3 * inverse;
+        }
+    }
+}
