@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine, in ONE device call: our GPU benchmarks and the PyTorch baselines on the same shapes and
 # checkpoint, then one table with the ratios ($OUT/table.md). Expects .device/dotnet-rt.tar.xz and
-#   .device/app: src/Cli, benchmarks/OfflineThroughput and benchmarks/Specialized.Benchmarks published together
-#   (dotnet publish -c Release -o .device/app, each; see /work/shared/GPU.md; drop pdbs, satellite folders, Iced and
-#   Capstone (disassembly only) to stay under the 64 MiB a run carries)
+#   .device/app (tools/device/pack-app.sh: the CLI, the offline-throughput program and the BenchmarkDotNet suites)
 #   .device/ptx/*.ptx (optional: kernels' PTX, checked with ptxas -v for registers and local memory)
 # Usage: gpu-bench.sh [NUM_PROMPTS] [INPUT_LEN] [OUTPUT_LEN]   (offline throughput; SGLang's: 1000 1024 256)
 set -uo pipefail
