@@ -45,7 +45,7 @@ timeout 120 dotnet .device/app/OfflineThroughput.dll --model $ck --device cuda -
   --json $OUT/decode_bs1.json 2>&1 | tail -6 | tee $OUT/decode_bs1.log
 
 echo "== engine: offline throughput, $n prompts, input $in, output $out"
-timeout 300 dotnet .device/app/OfflineThroughput.dll --model $ck --device cuda --num-prompts $n --input-len $in --output-len $out \
+timeout 240 dotnet .device/app/OfflineThroughput.dll --model $ck --device cuda --num-prompts $n --input-len $in --output-len $out \
   --json $OUT/offline_throughput.json 2>&1 | tail -14 | tee $OUT/offline_throughput.log
 
 echo "== HF transformers eager generate, batch 1"
