@@ -4,7 +4,7 @@
 # Usage: issue4-gpu-check.sh [references] [cuda]. Expects .device/dotnet-rt.tar.xz and .device/cli (dotnet publish src/Cli -c Release -o .device/cli). Writes to $OUT.
 set -uo pipefail
 mkdir -p /opt/dn && tar xJf .device/dotnet-rt.tar.xz -C /opt/dn && export DOTNET_ROOT=/opt/dn PATH=/opt/dn:$PATH
-cli="dotnet .device/cli/specialized.dll"
+cli="dotnet .device/app/specialized.dll"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee $OUT/gpu.txt
 
 references() {

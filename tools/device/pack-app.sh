@@ -12,4 +12,13 @@ done
 cd .device/app
 rm -rf arm64 x86 amd64 runtimes/win runtimes/osx* runtimes/linux-x64/native/libcapstone.so cs de es fr it ja ko pl pt-BR ru tr zh-Hans zh-Hant \
   ./*.pdb Iced.dll Gee.External.Capstone.dll Microsoft.Diagnostics.Tracing.TraceEvent.dll
+# The GPU machine's runtime (pack-dotnet-runtime.sh) has no ASP.NET Core: only `serve` needs it, and that command
+# loads it only when it runs, so the CLI starts without it there.
+python3 - <<'PY'
+import json
+p = "specialized.runtimeconfig.json"
+c = json.load(open(p))
+c["runtimeOptions"]["frameworks"] = [f for f in c["runtimeOptions"]["frameworks"] if f["name"] != "Microsoft.AspNetCore.App"]
+json.dump(c, open(p, "w"), indent=2)
+PY
 du -sh .
