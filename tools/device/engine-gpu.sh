@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine, in one device call: the engine on CUDA with a Qwen2.5-0.5B-shape random checkpoint — the
 # OfflineBatch sample (four modes), batch-1 decode through the engine, and SGLang's offline-throughput benchmark.
-# Expects .device/dotnet-rt.tar.xz and .device/{cli,offline-batch,offline-throughput} (dotnet publish -c Release -o).
+# Expects .device/dotnet-rt.tar.xz and .device/app (tools/device/pack-app.sh).
 # Usage: engine-gpu.sh [NUM_PROMPTS] [INPUT_LEN] [OUTPUT_LEN]   (defaults 1000 1024 256, SGLang's setting here)
 set -uo pipefail
 mkdir -p /opt/dn && tar xJf .device/dotnet-rt.tar.xz -C /opt/dn && export DOTNET_ROOT=/opt/dn PATH=/opt/dn:$PATH
