@@ -27,7 +27,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, ArrayView<float>, int, int, int>? _gemm;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations>? _tensorCoreGemm;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims> _ropeKv;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims> _attention;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>? _attention;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, TDims>? _extendAttention;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, TDims> _siluMul;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int> _gather;
@@ -52,18 +52,28 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
         _embed = accelerator.LoadKernel<ArrayView<ushort>, ArrayView<int>, ArrayView<float>, int, TDims>(EmbedKernel.Run);
         _norm = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, TDims>(RmsNormKernel.Run);
         _linear = accelerator.LoadKernel<ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int>(LinearKernel.Run);
+        // Only the kernels this model's shapes use: compiling one costs a good part of a second at start-up. The
+        // tensor-core GEMM needs 32-wide input slices, the block attention at most MaxRows query heads per KV head;
+        // the SIMT GEMM and the warp-per-row attention cover the shapes they don't.
         if (accelerator.MaxNumThreadsPerGroup >= GemmKernel.GroupSize)
         {
-            _gemm = accelerator.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, ArrayView<float>, int, int, int>(GemmKernel.Run);
             _tensorCoreGemm = accelerator.LoadKernel<ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations>(
                 TensorCoreGemmKernel.Run);
+            bool everyInputTiles = new[] { dims.HiddenSize, dims.IntermediateSize, dims.QSize }.All(n => n % TensorCoreGemmKernel.Depth == 0);
+            if (!everyInputTiles)
+            {
+                _gemm = accelerator.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, ArrayView<float>, int, int, int>(GemmKernel.Run);
+            }
         }
         _ropeKv = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims>(RopeKvKernel.Run);
-        _attention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>(AttentionKernel.Run);
         if (accelerator.MaxNumThreadsPerGroup >= ExtendAttentionKernel.GroupSize && dims.GroupSize <= ExtendAttentionKernel.MaxRows)
         {
             _extendAttention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, TDims>(
                 ExtendAttentionKernel.Run);
+        }
+        else
+        {
+            _attention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>(AttentionKernel.Run);
         }
         _siluMul = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, TDims>(SiluMulKernel.Run);
         _gather = accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(GatherRowsKernel.Run);
@@ -133,7 +143,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
         }
         int warps = batch.TokenCount * _dims.NumHeads;
         int warpsPerGroup = _groupSize / 32;
-        _attention(_stream, new KernelConfig((warps + warpsPerGroup - 1) / warpsPerGroup, _groupSize),
+        _attention!(_stream, new KernelConfig((warps + warpsPerGroup - 1) / warpsPerGroup, _groupSize),
             IlgpuTensor.Of(qkv).F32, IlgpuTensor.Of(output).F32, _keys[layer].View, _values[layer].View,
             _batch.Positions, _batch.TokenSequence, _batch.PageTable, _batch.PageOffsets, batch.PageSize, slidingWindow, batch.TokenCount, _dims);
     }
