@@ -167,19 +167,30 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
     }
 
     /// <summary>
-    /// Below this many tokens a weight row read by one warp serves all of them (GEMV); above, tiles pay off. Nsight
-    /// showed the 64 x 64 tiles slower than the GEMV at decode batches: N = 896 gives only 14 tiles for 132 SMs.
+    /// From this many tokens the tiled GEMMs always beat the GEMV, which reads every weight row once per 4 tokens.
     /// </summary>
     public const int GemmFromTokens = 128;
+
+    /// <summary>
+    /// Between <see cref="TensorCoreFromTokens"/> and <see cref="GemmFromTokens"/> tokens, the tensor-core GEMM wins
+    /// when its grid has at least this many tiles to spread over the SMs. Measured on an H100 at 64 tokens
+    /// (benchmarks/RESULTS.md): gate_up, 76 tiles, 57 us against the GEMV's 300 us; o, qkv and down, 7 to 9 tiles,
+    /// 56 / 56 / 285 us against 32 / 40 / 150 us. The LM head over many logit rows has over a thousand tiles.
+    /// </summary>
+    public const int TensorCoreMinTiles = 64;
+
+    /// <summary>Below this many tokens the GEMV reads the weights few enough times to win whatever the shape.</summary>
+    public const int TensorCoreFromTokens = 32;
 
     private void Gemv(ArrayView<float> x, IlgpuTensor weight, IlgpuTensor? bias, ArrayView<float> y, int tokens)
     {
         int outDim = weight.Shape[0], inDim = weight.Shape[1];
-        if (_tensorCoreGemm is not null && tokens >= GemmFromTokens && inDim % TensorCoreGemmKernel.Depth == 0)
+        var tensorCoreTiles = new Index2D((outDim + TensorCoreGemmKernel.TileN - 1) / TensorCoreGemmKernel.TileN,
+            (tokens + TensorCoreGemmKernel.TileM - 1) / TensorCoreGemmKernel.TileM);
+        bool tensorCores = tokens >= GemmFromTokens || (tokens >= TensorCoreFromTokens && tensorCoreTiles.Size >= TensorCoreMinTiles);
+        if (_tensorCoreGemm is not null && tensorCores && inDim % TensorCoreGemmKernel.Depth == 0)
         {
-            var tiles = new Index2D((outDim + TensorCoreGemmKernel.TileN - 1) / TensorCoreGemmKernel.TileN,
-                (tokens + TensorCoreGemmKernel.TileM - 1) / TensorCoreGemmKernel.TileM);
-            _tensorCoreGemm(_stream, new KernelConfig(tiles, new Index2D(TensorCoreGemmKernel.GroupSize, 1)), x, weight.B16Quads,
+            _tensorCoreGemm(_stream, new KernelConfig(tensorCoreTiles, new Index2D(TensorCoreGemmKernel.GroupSize, 1)), x, weight.B16Quads,
                 bias?.F32 ?? _empty.View, bias is null ? 0 : 1, y, tokens, inDim, outDim, default);
             return;
         }
