@@ -37,6 +37,8 @@ for row in report("GpuGemmBenchmarks"):
     lines.append(f"| GEMM {row.get('Method')} {row.get('Shape')} M={row.get('Tokens')} (TFLOP/s) | {ours} | torch.matmul bf16 {base and f'{base:.1f}'} | {ratio} |")
 for row in report("GpuGemvBenchmarks"):
     lines.append(f"| GEMV {row.get('Tokens')} token(s) {row.get('Shape')} (weight GB/s) | {row.get('GB/s')} | H100 HBM3 3350 | {float(row.get('GB/s', 0) or 0) / 3350:.2f} |")
+for row in report("GpuLayerBenchmarks"):
+    lines.append(f"| layer op {row.get('Op')}, {row.get('Step')} (mean) | {row.get('Mean')} | - | - |")
 for row in report("GpuModelBenchmarks"):
     lines.append(f"| runner {row.get('Method')} (tok/s) | {row.get('tok/s')} | - | - |")
 bs1 = load("decode_bs1.json")

@@ -36,7 +36,7 @@ echo "== torch.matmul bf16 at M=4096"
 timeout 120 python3 tools/device/torch_baselines.py matmul --out $OUT/torch_matmul.json 2>&1 | tee $OUT/torch_matmul.log
 
 echo "== BenchmarkDotNet GPU suites"
-(cd /tmp && timeout 300 dotnet $OLDPWD/.device/app/Specialized.Benchmarks.dll --filter '*GpuGemmBenchmarks*' '*GpuGemvBenchmarks*' '*GpuModelBenchmarks*' \
+(cd /tmp && timeout 300 dotnet $OLDPWD/.device/app/Specialized.Benchmarks.dll --filter '*GpuLayerBenchmarks*' '*GpuModelBenchmarks*' '*GpuGemmBenchmarks*' '*GpuGemvBenchmarks*' \
   --artifacts /tmp/bdn > $OUT/bdn.log 2>&1); tail -60 $OUT/bdn.log | grep -E "^\|| Mean|Error|Exception" | head -60
 mkdir -p $OUT/bdn && cp /tmp/bdn/results/*.csv /tmp/bdn/results/*.md $OUT/bdn/ 2>/dev/null
 
