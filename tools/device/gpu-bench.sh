@@ -3,7 +3,7 @@
 # checkpoint, then one table with the ratios ($OUT/table.md). Expects .device/dotnet-rt.tar.xz and
 #   .device/app (tools/device/pack-app.sh: the CLI, the offline-throughput program and the BenchmarkDotNet suites)
 #   .device/ptx/*.ptx (optional: kernels' PTX, checked with ptxas -v for registers and local memory)
-# Usage: gpu-bench.sh [NUM_PROMPTS] [INPUT_LEN] [OUTPUT_LEN]   (offline throughput; SGLang's: 1000 1024 256)
+# Usage: [PROFILE=1] gpu-bench.sh [NUM_PROMPTS] [INPUT_LEN] [OUTPUT_LEN]   (offline throughput; SGLang's: 1000 1024 256)
 set -uo pipefail
 mkdir -p /opt/dn && tar xJf .device/dotnet-rt.tar.xz -C /opt/dn && export DOTNET_ROOT=/opt/dn PATH=/opt/dn:$PATH
 n=${1:-1000}; in=${2:-1024}; out=${3:-256}
@@ -21,9 +21,10 @@ done
 echo "== time to first token from process start (engine create + first generate, 1 token)"
 timeout 120 $cli make-random-checkpoint --config models/Qwen2.5-0.5B-Instruct/config.json --out $ck --seed 1 --tokenizer models/qwen-tokenizer > /dev/null
 start=$(date +%s.%N)
-timeout 120 $cli generate --model $ck --prompt "Hello" --max-new-tokens 1 --temperature 0 --device cuda --json > $OUT/ttft_generate.json 2>&1
+timeout 120 $cli generate --model $ck --prompt "Hello" --max-new-tokens 1 --temperature 0 --device cuda --json --log-level information \
+  > $OUT/ttft_generate.json 2> $OUT/ttft_stages.log
 python3 -c "import json; json.dump({'seconds': $(date +%s.%N) - $start}, open('$OUT/ttft_process.json', 'w'))"
-cat $OUT/ttft_process.json; echo
+cat $OUT/ttft_process.json; echo; tail -12 $OUT/ttft_stages.log
 
 echo "== CUDA vs HF float32 on a 1000-token prompt (prefill through the tensor-core GEMM)"
 python3 -c "import numpy as np; print(','.join(str(int(x)) for x in np.random.default_rng(7).integers(0,151000,1000)))" > /tmp/prompt_long.txt
@@ -50,6 +51,11 @@ timeout 240 dotnet .device/app/OfflineThroughput.dll --model $ck --device cuda -
 
 echo "== HF transformers eager generate, batch 1"
 timeout 120 python3 tools/device/torch_baselines.py hf-eager --checkpoint $ck --out $OUT/hf_eager.json 2>&1 | tail -2 | tee $OUT/hf_eager.log
+
+if [ -n "${PROFILE:-}" ]; then
+  echo "== Nsight: per-kernel GPU time of one 1024-token prompt (PROFILE=1)"
+  bash tools/device/profile-kernels.sh 1 1024 2 2>&1 | tail -40 | tee $OUT/profile.log
+fi
 
 echo "== table"
 python3 tools/device/bench_table.py $OUT
