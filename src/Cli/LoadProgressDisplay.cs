@@ -60,15 +60,18 @@ internal static class LoadProgressDisplay
         }
     }
 
+    /// <summary>Each stage as one log line, with the seconds since loading began, so a slow start shows where it went.</summary>
     private sealed class LoggedStages(ILogger logger) : IProgress<EngineLoadProgress>
     {
+        private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
         private EngineLoadStage? _stage;
 
         public void Report(EngineLoadProgress value)
         {
             if (value.Stage == _stage) return;
             _stage = value.Stage;
-            logger.LogInformation("{Stage}", value.Stage == EngineLoadStage.LoadingWeights ? $"loading weights ({value.BytesTotal / 1e6:F0} MB)" : Describe(value));
+            string stage = value.Stage == EngineLoadStage.LoadingWeights ? $"loading weights ({value.BytesTotal / 1e6:F0} MB)" : Describe(value);
+            logger.LogInformation("{Seconds:F2} s: {Stage}", _clock.Elapsed.TotalSeconds, stage);
         }
     }
 }
