@@ -52,9 +52,18 @@ public sealed class Engine : IDisposable, IAsyncDisposable
         {
             throw new ArgumentException($"ContextLength {ContextLength} is longer than the model's max_position_embeddings ({spec.MaxPositionEmbeddings}).");
         }
-        Tokenizer = File.Exists(Path.Combine(modelPath, "tokenizer.json")) ? Qwen2Tokenizer.Load(modelPath) : null;
+        // Reading tokenizer.json takes about a second; it overlaps loading the weights and compiling the kernels.
+        Task<Qwen2Tokenizer?> tokenizer = Task.Run(() => File.Exists(Path.Combine(modelPath, "tokenizer.json")) ? Qwen2Tokenizer.Load(modelPath) : null);
 
-        _backend = BackendSelector.Create(options.Device);
+        try
+        {
+            _backend = BackendSelector.Create(options.Device);
+        }
+        catch
+        {
+            Observe(tokenizer);
+            throw;
+        }
         try
         {
             bool gpu = _backend.Name == "cuda";
@@ -68,6 +77,7 @@ public sealed class Engine : IDisposable, IAsyncDisposable
             foreach (var warning in _model.Warnings) logger.LogWarning("{Warning}", warning);
             logger.LogInformation("Loaded {Model} on {Device}: {Description}; KV cache {Tokens} tokens", modelPath, _backend.Device, _model.Description, kvTokens);
 
+            Tokenizer = tokenizer.GetAwaiter().GetResult();
             _eosTokenIds = EosTokens.Of(modelPath, spec, Tokenizer);
             _seedBase = options.RandomSeed ?? Random.Shared.NextInt64();
             _scheduler = new Scheduler(_model.Runner, new SchedulerLimits(maxRunning, stepTokens, !options.DisableRadixCache), logger);
@@ -75,12 +85,16 @@ public sealed class Engine : IDisposable, IAsyncDisposable
         }
         catch
         {
+            Observe(tokenizer);
             _model?.Dispose();
             _backend.Dispose();
             throw;
         }
         options.Progress?.Report(new EngineLoadProgress(EngineLoadStage.Ready));
     }
+
+    /// <summary>When creation fails for another reason, a failed tokenizer load is not left unobserved.</summary>
+    private static void Observe(Task task) => task.ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted);
 
     /// <summary>Loads a checkpoint folder (config.json, safetensors, tokenizer files) and starts the scheduler.</summary>
     public static Engine Create(string modelPath, EngineOptions? options = null) => new(modelPath, options ?? new EngineOptions());
