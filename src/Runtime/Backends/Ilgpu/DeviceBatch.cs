@@ -4,17 +4,24 @@ using ILGPU.Runtime;
 namespace Specialized.Backends.Ilgpu;
 
 /// <summary>
-/// The device copy of a <see cref="ForwardBatch"/>'s index arrays, uploaded once per step and reused by every
-/// kernel of the step. Buffers grow to the largest batch seen.
+/// The device copy of a <see cref="ForwardBatch"/>'s index arrays, packed end to end into one buffer and uploaded in
+/// one copy per step (each copy costs the host tens of microseconds), then reused by every kernel of the step. The
+/// buffer grows to the largest batch seen.
 /// </summary>
 internal sealed class DeviceBatch : IDisposable
 {
     private readonly Accelerator _accelerator;
-    private readonly Dictionary<string, MemoryBuffer1D<int, Stride1D.Dense>> _buffers = [];
+    private readonly int _attentionBlockTokens;
+    private MemoryBuffer1D<int, Stride1D.Dense>? _buffer;
+    private int[] _host = new int[64];
     private ForwardBatch? _current;
-    private int _blockTokens;
 
-    public DeviceBatch(Accelerator accelerator) => _accelerator = accelerator;
+    /// <param name="attentionBlockTokens">The most tokens of one sequence an attention block takes.</param>
+    public DeviceBatch(Accelerator accelerator, int attentionBlockTokens)
+    {
+        _accelerator = accelerator;
+        _attentionBlockTokens = attentionBlockTokens;
+    }
 
     public ArrayView<int> TokenIds { get; private set; }
     public ArrayView<int> Positions { get; private set; }
@@ -24,71 +31,83 @@ internal sealed class DeviceBatch : IDisposable
     public ArrayView<int> PageOffsets { get; private set; }
     public ArrayView<int> LogitRows { get; private set; }
 
-    /// <summary>(first token, token count) pairs: each sequence's tokens in runs of at most the tokens per block asked.</summary>
+    /// <summary>(first token, token count) pairs: each sequence's tokens in runs of at most the block size.</summary>
     public ArrayView<int> AttentionBlocks { get; private set; }
 
     public int AttentionBlockCount { get; private set; }
-
-    /// <summary>Cuts the current batch's sequences into attention blocks of at most <paramref name="tokensPerBlock"/> tokens.</summary>
-    public void UseAttentionBlocks(int tokensPerBlock, AcceleratorStream stream)
-    {
-        ForwardBatch batch = _current ?? throw new InvalidOperationException("No batch is in use.");
-        if (_blockTokens == tokensPerBlock) return;
-        var blocks = new List<int>();
-        for (int s = 0; s < batch.SequenceCount; s++)
-        {
-            for (int t = batch.SequenceStarts[s]; t < batch.SequenceStarts[s + 1]; t += tokensPerBlock)
-            {
-                blocks.Add(t);
-                blocks.Add(Math.Min(tokensPerBlock, batch.SequenceStarts[s + 1] - t));
-            }
-        }
-        AttentionBlocks = Upload("blocks", blocks.ToArray(), stream);
-        AttentionBlockCount = blocks.Count / 2;
-        _blockTokens = tokensPerBlock;
-    }
 
     /// <summary>Makes <paramref name="batch"/> the current one, uploading its arrays if it is not already.</summary>
     public void Use(ForwardBatch batch, AcceleratorStream stream)
     {
         if (ReferenceEquals(batch, _current)) return;
-        int tokens = batch.TokenCount;
-        var slots = new int[tokens];
-        for (int t = 0; t < tokens; t++) slots[t] = batch.Slot(batch.TokenSequence[t], batch.Positions[t]);
-        var offsets = new int[batch.SequenceCount];
-        var pages = new List<int>();
-        for (int s = 0; s < batch.SequenceCount; s++)
+        int tokens = batch.TokenCount, sequences = batch.SequenceCount;
+        int pages = 0, blocks = 0;
+        for (int s = 0; s < sequences; s++)
         {
-            offsets[s] = pages.Count;
-            pages.AddRange(batch.PageTables[s]);
+            pages += batch.PageTables[s].Length;
+            blocks += (batch.SequenceStarts[s + 1] - batch.SequenceStarts[s] + _attentionBlockTokens - 1) / _attentionBlockTokens;
+        }
+        int total = 4 * tokens + pages + sequences + batch.LogitRows.Length + 2 * blocks;
+        if (_host.Length < total) _host = new int[Math.Max(total, 2 * _host.Length)];
+
+        var packer = new Packer(_host);
+        int ids = packer.Add(batch.TokenIds), positions = packer.Add(batch.Positions), sequence = packer.Add(batch.TokenSequence);
+        int slots = packer.Start();
+        for (int t = 0; t < tokens; t++) packer.Put(batch.Slot(batch.TokenSequence[t], batch.Positions[t]));
+        int offsets = packer.Start();
+        for (int s = 0, at = 0; s < sequences; at += batch.PageTables[s].Length, s++) packer.Put(at);
+        int pageTable = packer.Start();
+        for (int s = 0; s < sequences; s++) packer.Add(batch.PageTables[s]);
+        int logitRows = packer.Add(batch.LogitRows);
+        int attentionBlocks = packer.Start();
+        for (int s = 0; s < sequences; s++)
+        {
+            for (int t = batch.SequenceStarts[s]; t < batch.SequenceStarts[s + 1]; t += _attentionBlockTokens)
+            {
+                packer.Put(t);
+                packer.Put(Math.Min(_attentionBlockTokens, batch.SequenceStarts[s + 1] - t));
+            }
         }
 
-        TokenIds = Upload("ids", batch.TokenIds, stream);
-        Positions = Upload("positions", batch.Positions, stream);
-        Slots = Upload("slots", slots, stream);
-        TokenSequence = Upload("sequence", batch.TokenSequence, stream);
-        PageTable = Upload("pages", pages.ToArray(), stream);
-        PageOffsets = Upload("offsets", offsets, stream);
-        LogitRows = Upload("logits", batch.LogitRows, stream);
+        if (_buffer is null || _buffer.Length < total)
+        {
+            _buffer?.Dispose();
+            _buffer = _accelerator.Allocate1D<int>(Math.Max(64, 2 * total));
+        }
+        ArrayView<int> device = _buffer.View;
+        device.SubView(0, total).CopyFromCPU(stream, ref _host[0], total);
+
+        // An empty section still gets one element, so no kernel is handed a zero-length view.
+        ArrayView<int> Section(int start, int length) => device.SubView(start, Math.Max(1, length));
+        TokenIds = Section(ids, tokens);
+        Positions = Section(positions, tokens);
+        TokenSequence = Section(sequence, tokens);
+        Slots = Section(slots, tokens);
+        PageOffsets = Section(offsets, sequences);
+        PageTable = Section(pageTable, pages);
+        LogitRows = Section(logitRows, batch.LogitRows.Length);
+        AttentionBlocks = Section(attentionBlocks, 2 * blocks);
+        AttentionBlockCount = blocks;
         _current = batch;
-        _blockTokens = 0;
     }
 
-    private ArrayView<int> Upload(string name, int[] values, AcceleratorStream stream)
+    public void Dispose() => _buffer?.Dispose();
+
+    /// <summary>Appends sections to the host staging array; each Add or Start returns where its section begins.</summary>
+    private ref struct Packer(int[] host)
     {
-        if (!_buffers.TryGetValue(name, out var buffer) || buffer.Length < Math.Max(1, values.Length))
+        private int _at;
+
+        public int Start() => _at;
+
+        public void Put(int value) => host[_at++] = value;
+
+        public int Add(int[] values)
         {
-            buffer?.Dispose();
-            buffer = _accelerator.Allocate1D<int>(Math.Max(16, values.Length * 2));
-            _buffers[name] = buffer;
+            int start = _at;
+            values.CopyTo(host, _at);
+            _at += values.Length;
+            return start;
         }
-        ArrayView<int> view = buffer.View.SubView(0, Math.Max(1, values.Length));
-        if (values.Length > 0) view.SubView(0, values.Length).CopyFromCPU(stream, values);
-        return view;
-    }
-
-    public void Dispose()
-    {
-        foreach (var buffer in _buffers.Values) buffer.Dispose();
     }
 }

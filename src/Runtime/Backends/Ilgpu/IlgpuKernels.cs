@@ -79,7 +79,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
         _gather = accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(GatherRowsKernel.Run);
 
         progress?.Report(new EngineLoadProgress(EngineLoadStage.AllocatingKvCache));
-        _batch = new DeviceBatch(accelerator);
+        _batch = new DeviceBatch(accelerator, ExtendAttentionKernel.TokensPerBlock(dims.GroupSize));
         var rope = RotaryTable.For(dims, options.MaxPositions);
         _cos = accelerator.Allocate1D(rope.Cos);
         _sin = accelerator.Allocate1D(rope.Sin);
@@ -135,7 +135,6 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
         _batch.Use(batch, _stream);
         if (_extendAttention is not null)
         {
-            _batch.UseAttentionBlocks(ExtendAttentionKernel.TokensPerBlock(_dims.GroupSize), _stream);
             _extendAttention(_stream, new KernelConfig(new Index2D(_batch.AttentionBlockCount, _dims.NumKvHeads), new Index2D(ExtendAttentionKernel.GroupSize, 1)),
                 IlgpuTensor.Of(qkv).F32, IlgpuTensor.Of(output).F32, _keys[layer].View, _values[layer].View,
                 _batch.Positions, _batch.TokenSequence, _batch.PageTable, _batch.PageOffsets, _batch.AttentionBlocks, batch.PageSize, slidingWindow, _dims);
