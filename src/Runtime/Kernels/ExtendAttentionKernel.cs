@@ -13,6 +13,9 @@ namespace Specialized.Kernels;
 /// softmax, and each lane accumulates up to four elements of the head from the staged values. K is staged transposed
 /// with a padded stride so the 32 lanes' reads of one query element fall on distinct banks. Serves prefill chunks
 /// (attending to the cached prefix and themselves) and decode tokens (a block of one token) alike.
+/// When there are too few (block, KV head) groups to fill the GPU (a small decode batch over a long context), the keys
+/// are split: grid.Z groups each attend to one range of <c>splitKeys</c> keys and leave their rows' partial softmax
+/// state (max, sum, unnormalized output) in <c>partials</c>, which <see cref="AttentionCombineKernel"/> merges.
 /// </summary>
 internal static class ExtendAttentionKernel
 {
@@ -29,13 +32,17 @@ internal static class ExtendAttentionKernel
     /// <summary>A sequence's tokens per block, so that tokens times the query heads of a KV head fit the group's rows.</summary>
     public static int TokensPerBlock(int queryHeadsPerKvHead) => Math.Max(1, MaxRows / queryHeadsPerKvHead);
 
+    /// <summary>Floats of one row's partial state: max, sum, and the unnormalized output.</summary>
+    public const int PartialSize = 2 + MaxHeadDim;
+
     /// <summary>
-    /// One group per (block, KV head): <paramref name="blocks"/> holds (first token, token count) pairs, each block a
-    /// run of one sequence's consecutive batch tokens; the grid is (block count, KV heads).
+    /// One group per (block, KV head, key range): <paramref name="blocks"/> holds (first token, token count) pairs, each
+    /// block a run of one sequence's consecutive batch tokens; the grid is (block count, KV heads, key ranges). With one
+    /// key range the group writes the output; with several, its rows' partial state.
     /// </summary>
     public static void Run<TDims>(ArrayView<float> qkv, ArrayView<float> output, ArrayView<float> keys, ArrayView<float> values,
         ArrayView<int> positions, ArrayView<int> tokenSequence, ArrayView<int> pageTable, ArrayView<int> pageOffsets,
-        ArrayView<int> blocks, int pageSize, int window, TDims dims) where TDims : struct, IQwen2Dims
+        ArrayView<int> blocks, ArrayView<float> partials, int splitKeys, int pageSize, int window, TDims dims) where TDims : struct, IQwen2Dims
     {
         ArrayView<float> queries = SharedMemory.Allocate<float>(MaxRows * MaxHeadDim);
         ArrayView<float> keysT = SharedMemory.Allocate<float>(MaxHeadDim * KStride);
@@ -57,8 +64,15 @@ internal static class ExtendAttentionKernel
         }
 
         int pages = pageOffsets[tokenSequence[first]];
+        int split = Grid.IdxZ, splits = Grid.DimZ;
+        // This group's keys: start .. lastPos, cut to its range when the keys are split.
         int lastPos = positions[first + count - 1];
         int start = window > 0 ? XMath.Max(0, positions[first] - window + 1) : 0;
+        if (splits > 1)
+        {
+            start = XMath.Max(start, split * splitKeys);
+            lastPos = XMath.Min(lastPos, (split + 1) * splitKeys - 1);
+        }
         Row a = Row.Start(Warp.WarpIdx, rows, g, first, positions, window);
         Row b = Row.Start(Warp.WarpIdx + Warps, rows, g, first, positions, window);
         for (int tile = start; tile <= lastPos; tile += TileKeys)
@@ -80,11 +94,20 @@ internal static class ExtendAttentionKernel
                 vals[j * MaxHeadDim + i] = slot >= 0 ? values[at] : 0f;
             }
             Group.Barrier();
-            a = a.Attend(tile, queries, keysT, vals, d);
-            b = b.Attend(tile, queries, keysT, vals, d);
+            a = a.Attend(tile, lastPos, queries, keysT, vals, d);
+            b = b.Attend(tile, lastPos, queries, keysT, vals, d);
         }
-        a.Store(output, first, g, kvHead, d, dims.QSize);
-        b.Store(output, first, g, kvHead, d, dims.QSize);
+        if (splits == 1)
+        {
+            a.Store(output, first, g, kvHead, d, dims.QSize);
+            b.Store(output, first, g, kvHead, d, dims.QSize);
+        }
+        else
+        {
+            int group = (Grid.IdxX * Grid.DimY + kvHead) * splits + split;
+            a.StorePartial(partials, group, d);
+            b.StorePartial(partials, group, d);
+        }
     }
 
     /// <summary>A warp's query row: its position, its window's first key, and its online-softmax state.</summary>
@@ -102,14 +125,17 @@ internal static class ExtendAttentionKernel
             return new Row(index, position, lowest, float.NegativeInfinity, 0f, 0f, 0f, 0f, 0f);
         }
 
-        /// <summary>Folds keys tile .. tile + 31 into the row (the whole warp takes the same branches).</summary>
-        public Row Attend(int tile, ArrayView<float> queries, ArrayView<float> keysT, ArrayView<float> vals, int d)
+        /// <summary>
+        /// Folds keys tile .. min(tile + 31, last) into the row (the whole warp takes the same branches).
+        /// </summary>
+        public Row Attend(int tile, int last, ArrayView<float> queries, ArrayView<float> keysT, ArrayView<float> vals, int d)
         {
-            // Idle, or a tile wholly after the row's position or before its window: nothing to see.
-            if (Index < 0 || tile > Position || tile + TileKeys <= Lowest) return this;
+            // Idle, or no key of the tile is both at or before the row's position and inside its window: nothing to see.
+            int end = XMath.Min(XMath.Min(tile + TileKeys - 1, last), Position);
+            if (Index < 0 || XMath.Max(tile, Lowest) > end) return this;
             int lane = Warp.LaneIdx;
             int j = tile + lane;
-            bool visible = j <= Position && j >= Lowest;
+            bool visible = j <= end && j >= Lowest;
             int q = Index * MaxHeadDim;
             float dot = 0f;
             int i = 0;
@@ -140,6 +166,24 @@ internal static class ExtendAttentionKernel
                 if (lane + 96 < d) o3 += pk * vals[at + 96];
             }
             return new Row(Index, Position, Lowest, next, sum, o0, o1, o2, o3);
+        }
+
+        /// <summary>The row's max, sum and unnormalized output, for the combine kernel (an idle row writes nothing).</summary>
+        public void StorePartial(ArrayView<float> partials, int group, int d)
+        {
+            if (Index < 0) return;
+            int lane = Warp.LaneIdx;
+            int at = (group * MaxRows + Index) * PartialSize;
+            if (lane == 0)
+            {
+                partials[at] = Max;
+                partials[at + 1] = Sum;
+            }
+            at += 2 + lane;
+            if (lane < d) partials[at] = O0;
+            if (lane + 32 < d) partials[at + 32] = O1;
+            if (lane + 64 < d) partials[at + 64] = O2;
+            if (lane + 96 < d) partials[at + 96] = O3;
         }
 
         public void Store(ArrayView<float> output, int first, int g, int kvHead, int d, int qSize)

@@ -36,14 +36,18 @@ internal sealed class DeviceBatch : IDisposable
 
     public int AttentionBlockCount { get; private set; }
 
+    /// <summary>The longest context of the batch's sequences: cached tokens plus this step's.</summary>
+    public int LongestContext { get; private set; }
+
     /// <summary>Makes <paramref name="batch"/> the current one, uploading its arrays if it is not already.</summary>
     public void Use(ForwardBatch batch, AcceleratorStream stream)
     {
         if (ReferenceEquals(batch, _current)) return;
         int tokens = batch.TokenCount, sequences = batch.SequenceCount;
-        int pages = 0, blocks = 0;
+        int pages = 0, blocks = 0, longest = 0;
         for (int s = 0; s < sequences; s++)
         {
+            longest = Math.Max(longest, batch.CachedLengths[s] + batch.SequenceStarts[s + 1] - batch.SequenceStarts[s]);
             pages += batch.PageTables[s].Length;
             blocks += (batch.SequenceStarts[s + 1] - batch.SequenceStarts[s] + _attentionBlockTokens - 1) / _attentionBlockTokens;
         }
@@ -88,6 +92,7 @@ internal sealed class DeviceBatch : IDisposable
         LogitRows = Section(logitRows, batch.LogitRows.Length);
         AttentionBlocks = Section(attentionBlocks, 2 * blocks);
         AttentionBlockCount = blocks;
+        LongestContext = longest;
         _current = batch;
     }
 

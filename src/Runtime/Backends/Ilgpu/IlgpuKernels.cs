@@ -28,11 +28,19 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations>? _tensorCoreGemm;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims> _ropeKv;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>? _attention;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, TDims>? _extendAttention;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>? _extendAttention;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, TDims>? _combineAttention;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense>? _attentionPartials;
+    private readonly int _attentionTargetGroups;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, TDims> _siluMul;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int> _gather;
 
-    public IlgpuKernels(Accelerator accelerator, AcceleratorStream stream, TDims dims, RunnerOptions options, IProgress<EngineLoadProgress>? progress = null)
+    /// <param name="attentionTargetGroups">
+    /// Attention groups that keep the GPU busy; fewer (block, KV head) groups than this split the keys (default: two per
+    /// multiprocessor).
+    /// </param>
+    public IlgpuKernels(Accelerator accelerator, AcceleratorStream stream, TDims dims, RunnerOptions options, IProgress<EngineLoadProgress>? progress = null,
+        int? attentionTargetGroups = null)
     {
         if (dims.HeadDim > AttentionKernel.MaxHeadDim)
         {
@@ -68,8 +76,9 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
         _ropeKv = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims>(RopeKvKernel.Run);
         if (accelerator.MaxNumThreadsPerGroup >= ExtendAttentionKernel.GroupSize && dims.GroupSize <= ExtendAttentionKernel.MaxRows)
         {
-            _extendAttention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, TDims>(
+            _extendAttention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(
                 ExtendAttentionKernel.Run);
+            _combineAttention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, int, TDims>(AttentionCombineKernel.Run);
         }
         else
         {
@@ -93,6 +102,12 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
             _values[l] = accelerator.Allocate1D<float>(cacheLength);
         }
         _gathered = accelerator.Allocate1D<float>((long)options.MaxLogitRows * dims.HiddenSize);
+        _attentionTargetGroups = attentionTargetGroups ?? 2 * accelerator.NumMultiprocessors;
+        if (_extendAttention is not null)
+        {
+            // Split keys only while the groups are fewer than the target, so groups x splits stays under twice it.
+            _attentionPartials = accelerator.Allocate1D<float>(2L * _attentionTargetGroups * ExtendAttentionKernel.MaxRows * ExtendAttentionKernel.PartialSize);
+        }
     }
 
     public void Embed(ForwardBatch batch, Tensor table, Tensor output)
@@ -135,9 +150,19 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
         _batch.Use(batch, _stream);
         if (_extendAttention is not null)
         {
-            _extendAttention(_stream, new KernelConfig(new Index2D(_batch.AttentionBlockCount, _dims.NumKvHeads), new Index2D(ExtendAttentionKernel.GroupSize, 1)),
-                IlgpuTensor.Of(qkv).F32, IlgpuTensor.Of(output).F32, _keys[layer].View, _values[layer].View,
-                _batch.Positions, _batch.TokenSequence, _batch.PageTable, _batch.PageOffsets, _batch.AttentionBlocks, batch.PageSize, slidingWindow, _dims);
+            int blocks = _batch.AttentionBlockCount, kvHeads = _dims.NumKvHeads;
+            int splits = KeySplits(blocks * kvHeads, _batch.LongestContext, _attentionTargetGroups);
+            int splitKeys = (_batch.LongestContext + splits - 1) / splits;
+            splitKeys = (splitKeys + 31) / 32 * 32;
+            splits = (_batch.LongestContext + splitKeys - 1) / splitKeys;
+            _extendAttention(_stream, new KernelConfig(new Index3D(blocks, kvHeads, splits), new Index3D(ExtendAttentionKernel.GroupSize, 1, 1)),
+                IlgpuTensor.Of(qkv).F32, IlgpuTensor.Of(output).F32, _keys[layer].View, _values[layer].View, _batch.Positions, _batch.TokenSequence,
+                _batch.PageTable, _batch.PageOffsets, _batch.AttentionBlocks, _attentionPartials!.View, splitKeys, batch.PageSize, slidingWindow, _dims);
+            if (splits > 1)
+            {
+                _combineAttention!(_stream, new KernelConfig(new Index2D(blocks, kvHeads), new Index2D(AttentionCombineKernel.GroupSize, 1)),
+                    _attentionPartials.View, IlgpuTensor.Of(output).F32, _batch.AttentionBlocks, splits, _dims);
+            }
             return;
         }
         int warps = batch.TokenCount * _dims.NumHeads;
@@ -163,6 +188,21 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
         ArrayView<float> gathered = _gathered.View.SubView(0, (long)rows * h);
         _gather(_stream, Elementwise(rows * h), IlgpuTensor.Of(input).F32, _batch.LogitRows, gathered, rows, h);
         Gemv(gathered, IlgpuTensor.Of(weight), null, IlgpuTensor.Of(logits).F32, rows);
+    }
+
+    /// <summary>Keys of one range at the least when attention splits them: two tiles, so a range amortizes its setup.</summary>
+    public const int MinSplitKeys = 64;
+
+    /// <summary>
+    /// How many key ranges attention splits into: one while the (block, KV head) groups fill the GPU; otherwise enough
+    /// to reach the target, but no range shorter than <see cref="MinSplitKeys"/>. A decode step of one request over a
+    /// 1,000-token context has 2 groups on the 0.5B model: split 15 ways, its 32 tiles a group become about 2.
+    /// </summary>
+    internal static int KeySplits(int groups, int longestContext, int targetGroups)
+    {
+        if (groups >= targetGroups) return 1;
+        int byLength = longestContext / MinSplitKeys, byGroups = (targetGroups + groups - 1) / groups;
+        return Math.Max(1, Math.Min(byLength, byGroups));
     }
 
     /// <summary>
@@ -215,6 +255,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
         _sin.Dispose();
         _empty.Dispose();
         _gathered.Dispose();
+        _attentionPartials?.Dispose();
         foreach (var b in _keys) b.Dispose();
         foreach (var b in _values) b.Dispose();
     }
