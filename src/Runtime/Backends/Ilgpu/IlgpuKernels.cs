@@ -35,12 +35,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, TDims> _siluMul;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int> _gather;
 
-    /// <param name="attentionTargetGroups">
-    /// Attention groups that keep the GPU busy; fewer (block, KV head) groups than this split the keys (default: two per
-    /// multiprocessor).
-    /// </param>
-    public IlgpuKernels(Accelerator accelerator, AcceleratorStream stream, TDims dims, RunnerOptions options, IProgress<EngineLoadProgress>? progress = null,
-        int? attentionTargetGroups = null)
+    public IlgpuKernels(Accelerator accelerator, AcceleratorStream stream, TDims dims, RunnerOptions options, IProgress<EngineLoadProgress>? progress = null)
     {
         if (dims.HeadDim > AttentionKernel.MaxHeadDim)
         {
@@ -102,7 +97,8 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
             _values[l] = accelerator.Allocate1D<float>(cacheLength);
         }
         _gathered = accelerator.Allocate1D<float>((long)options.MaxLogitRows * dims.HiddenSize);
-        _attentionTargetGroups = attentionTargetGroups ?? 2 * accelerator.NumMultiprocessors;
+        // Attention groups that keep the GPU busy: two per multiprocessor. Fewer (block, KV head) groups split the keys.
+        _attentionTargetGroups = 2 * accelerator.NumMultiprocessors;
         if (_extendAttention is not null)
         {
             // Split keys only while the groups are fewer than the target, so groups x splits stays under twice it.
