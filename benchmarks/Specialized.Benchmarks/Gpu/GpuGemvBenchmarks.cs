@@ -17,7 +17,7 @@ public class GpuGemvBenchmarks
     private CudaDevice _device = null!;
     private MemoryBuffer1D<float, Stride1D.Dense> _x = null!, _y = null!, _bias = null!;
     private MemoryBuffer1D<ushort, Stride1D.Dense> _w = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int> _gemv = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int> _gemv = null!;
 
     [ParamsSource(nameof(Shapes))]
     public GemmShape Shape { get; set; } = null!;
@@ -38,7 +38,7 @@ public class GpuGemvBenchmarks
         _w = a.Allocate1D(Enumerable.Range(0, Shape.OutDim * Shape.InDim).Select(_ => (ushort)(BitConverter.SingleToUInt32Bits((float)(rng.NextDouble() * 0.1 - 0.05)) >> 16)).ToArray());
         _bias = a.Allocate1D<float>(1);
         _y = a.Allocate1D<float>((long)Tokens * Shape.OutDim);
-        _gemv = a.LoadKernel<ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int>(LinearKernel.Run);
+        _gemv = a.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int>(LinearKernel.Run);
     }
 
     [GlobalCleanup]
@@ -57,8 +57,8 @@ public class GpuGemvBenchmarks
         var grid = new Index2D((Shape.OutDim + WarpsPerGroup - 1) / WarpsPerGroup, (Tokens + LinearKernel.TokensPerWarp - 1) / LinearKernel.TokensPerWarp);
         for (int i = 0; i < Launches; i++)
         {
-            _gemv(_device.Accelerator.DefaultStream, new KernelConfig(grid, new Index2D(32 * WarpsPerGroup, 1)), _x.View,
-                ((ArrayView<ushort>)_w.View).Cast<ulong>(), _bias.View, 0, _y.View, Tokens, Shape.InDim, Shape.OutDim);
+            _gemv(_device.Accelerator.DefaultStream, new KernelConfig(grid, new Index2D(32 * WarpsPerGroup, 1)), ((ArrayView<float>)_x.View).Cast<Float4>(),
+                ((ArrayView<ushort>)_w.View).Cast<Bf16x8>(), _bias.View, 0, _y.View, Tokens, Shape.InDim, Shape.OutDim);
         }
         _device.Accelerator.Synchronize();
     }

@@ -23,7 +23,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
 
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<int>, ArrayView<float>, int, TDims> _embed;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, TDims> _norm;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int> _linear;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int> _linear;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, ArrayView<float>, int, int, int>? _gemm;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations>? _tensorCoreGemm;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims> _ropeKv;
@@ -41,9 +41,9 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
         {
             throw new NotSupportedException($"head_dim {dims.HeadDim} is above the {AttentionKernel.MaxHeadDim} the attention kernel supports.");
         }
-        if (dims.HiddenSize % 4 != 0 || dims.IntermediateSize % 4 != 0 || dims.QSize % 4 != 0)
+        if (dims.HiddenSize % 8 != 0 || dims.IntermediateSize % 8 != 0 || dims.QSize % 8 != 0)
         {
-            throw new NotSupportedException("The GPU kernels read weights four bf16 at a time: hidden, intermediate and q sizes must be multiples of 4.");
+            throw new NotSupportedException("The GPU kernels read weights eight bf16 at a time: hidden, intermediate and q sizes must be multiples of 8.");
         }
         _accelerator = accelerator;
         _stream = stream;
@@ -54,7 +54,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
         progress?.Report(new EngineLoadProgress(EngineLoadStage.CompilingKernels));
         _embed = accelerator.LoadKernel<ArrayView<ushort>, ArrayView<int>, ArrayView<float>, int, TDims>(EmbedKernel.Run);
         _norm = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, TDims>(RmsNormKernel.Run);
-        _linear = accelerator.LoadKernel<ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int>(LinearKernel.Run);
+        _linear = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int>(LinearKernel.Run);
         // Only the kernels this model's shapes use: compiling one costs a good part of a second at start-up. The
         // tensor-core GEMM needs 32-wide input slices, the block attention at most MaxRows query heads per KV head;
         // the SIMT GEMM and the warp-per-row attention cover the shapes they don't.
@@ -238,7 +238,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
         }
         int warpsPerGroup = _groupSize / 32;
         var grid = new Index2D((outDim + warpsPerGroup - 1) / warpsPerGroup, (tokens + LinearKernel.TokensPerWarp - 1) / LinearKernel.TokensPerWarp);
-        _linear(_stream, new KernelConfig(grid, new Index2D(_groupSize, 1)), x, weight.B16Quads, bias?.F32 ?? _empty.View, bias is null ? 0 : 1,
+        _linear(_stream, new KernelConfig(grid, new Index2D(_groupSize, 1)), x.Cast<Float4>(), weight.B16Octets, bias?.F32 ?? _empty.View, bias is null ? 0 : 1,
             y, tokens, inDim, outDim);
     }
 
