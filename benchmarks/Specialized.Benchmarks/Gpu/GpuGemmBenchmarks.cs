@@ -20,8 +20,8 @@ public class GpuGemmBenchmarks
     private MemoryBuffer1D<float, Stride1D.Dense> _x = null!, _y = null!, _bias = null!;
     private MemoryBuffer1D<ushort, Stride1D.Dense> _w = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, ArrayView<float>, int, int, int> _simt = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations> _split = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int, RoundedActivations> _rounded = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations> _split = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, RoundedActivations> _rounded = null!;
 
     [ParamsSource(nameof(Shapes))]
     public GemmShape Shape { get; set; } = null!;
@@ -43,8 +43,8 @@ public class GpuGemmBenchmarks
         _bias = a.Allocate1D<float>(1);
         _y = a.Allocate1D<float>((long)Tokens * Shape.OutDim);
         _simt = a.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, ArrayView<float>, int, int, int>(GemmKernel.Run);
-        _split = a.LoadKernel<ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations>(TensorCoreGemmKernel.Run);
-        _rounded = a.LoadKernel<ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int, RoundedActivations>(TensorCoreGemmKernel.Run);
+        _split = a.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations>(TensorCoreGemmKernel.Run);
+        _rounded = a.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, RoundedActivations>(TensorCoreGemmKernel.Run);
     }
 
     [GlobalCleanup]
@@ -72,18 +72,20 @@ public class GpuGemmBenchmarks
     [Benchmark(OperationsPerInvoke = Launches)]
     public void TensorCoreSplit()
     {
-        for (int i = 0; i < Launches; i++) _split(_device.Accelerator.DefaultStream, TensorCoreTiles(), _x.View, Weights, _bias.View, 0, _y.View, Tokens, Shape.InDim, Shape.OutDim, default);
+        for (int i = 0; i < Launches; i++) _split(_device.Accelerator.DefaultStream, TensorCoreTiles(), Activations, Weights, _bias.View, 0, _y.View, Tokens, Shape.InDim, Shape.OutDim, default);
         _device.Accelerator.Synchronize();
     }
 
     [Benchmark(OperationsPerInvoke = Launches)]
     public void TensorCoreRounded()
     {
-        for (int i = 0; i < Launches; i++) _rounded(_device.Accelerator.DefaultStream, TensorCoreTiles(), _x.View, Weights, _bias.View, 0, _y.View, Tokens, Shape.InDim, Shape.OutDim, default);
+        for (int i = 0; i < Launches; i++) _rounded(_device.Accelerator.DefaultStream, TensorCoreTiles(), Activations, Weights, _bias.View, 0, _y.View, Tokens, Shape.InDim, Shape.OutDim, default);
         _device.Accelerator.Synchronize();
     }
 
-    private ArrayView<ulong> Weights => ((ArrayView<ushort>)_w.View).Cast<ulong>();
+    private ArrayView<Float4> Activations => ((ArrayView<float>)_x.View).Cast<Float4>();
+
+    private ArrayView<Bf16x8> Weights => ((ArrayView<ushort>)_w.View).Cast<Bf16x8>();
 
     private KernelConfig TensorCoreTiles() => new(
         new Index2D((Shape.OutDim + TensorCoreGemmKernel.TileN - 1) / TensorCoreGemmKernel.TileN, (Tokens + TensorCoreGemmKernel.TileM - 1) / TensorCoreGemmKernel.TileM),

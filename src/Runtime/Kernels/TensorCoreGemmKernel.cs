@@ -51,7 +51,7 @@ internal static class TensorCoreGemmKernel
     /// <summary>Registers a lane shares per emulated MMA (off CUDA only): four of A, two of B.</summary>
     private const int ExchangeWords = 6;
 
-    public static void Run<TActivations>(ArrayView<float> x, ArrayView<ulong> weight, ArrayView<float> bias, int hasBias,
+    public static void Run<TActivations>(ArrayView<Float4> x, ArrayView<Bf16x8> weight, ArrayView<float> bias, int hasBias,
         ArrayView<float> y, int tokens, int inDim, int outDim, TActivations activations)
         where TActivations : struct, IGemmActivations
     {
@@ -65,11 +65,11 @@ internal static class TensorCoreGemmKernel
         int n0 = Grid.IdxX * TileN, m0 = Grid.IdxY * TileM;
         int warpRow = (warp >> 2) * 32, warpCol = (warp & 3) * 32;
 
-        // Each thread stages 8 floats of one X row and 16 bf16 (four 8-byte words) of one W row per slice.
+        // Each thread stages 8 floats of one X row and 16 bf16 of one W row per slice, in 16-byte loads and stores.
         int xRow = t >> 2, xCol = (t & 3) * 8;
         int wRow = t >> 1, wCol = (t & 1) * 16;
-        int xFrom = m0 + xRow < tokens ? (m0 + xRow) * inDim + xCol : -1;
-        int wFrom = n0 + wRow < outDim ? ((n0 + wRow) * inDim + wCol) / 4 : -1;
+        int xFrom = m0 + xRow < tokens ? ((m0 + xRow) * inDim + xCol) / 4 : -1;
+        int wFrom = n0 + wRow < outDim ? ((n0 + wRow) * inDim + wCol) / 8 : -1;
 
         Stage next = Load(x, weight, xFrom, wFrom, 0);
         Fragment c00 = default, c01 = default, c02 = default, c03 = default;
@@ -77,7 +77,8 @@ internal static class TensorCoreGemmKernel
         for (int k0 = 0; k0 < inDim; k0 += Depth)
         {
             Group.Barrier();
-            next.Store(xHi, xLo, ws, xRow * RowWords + xCol / 2, wRow * RowWords + wCol / 2, activations.Terms);
+            next.Store(xHi.Cast<Words4>(), xLo.Cast<Words4>(), ws.Cast<Words4>(), (xRow * RowWords + xCol / 2) / 4, (wRow * RowWords + wCol / 2) / 4,
+                activations.Terms);
             Group.Barrier();
             if (k0 + Depth < inDim) next = Load(x, weight, xFrom, wFrom, k0 + Depth);
 
@@ -116,19 +117,18 @@ internal static class TensorCoreGemmKernel
         Store(y, bias, hasBias, c13, row + 16, col + 24, tokens, outDim);
     }
 
-    private static Stage Load(ArrayView<float> x, ArrayView<ulong> weight, int xFrom, int wFrom, int k0)
+    private static Stage Load(ArrayView<Float4> x, ArrayView<Bf16x8> weight, int xFrom, int wFrom, int k0)
     {
         var s = default(Stage);
         if (xFrom >= 0)
         {
-            int at = xFrom + k0;
-            s.X0 = x[at]; s.X1 = x[at + 1]; s.X2 = x[at + 2]; s.X3 = x[at + 3];
-            s.X4 = x[at + 4]; s.X5 = x[at + 5]; s.X6 = x[at + 6]; s.X7 = x[at + 7];
+            s.X0 = x[xFrom + k0 / 4];
+            s.X1 = x[xFrom + k0 / 4 + 1];
         }
         if (wFrom >= 0)
         {
-            int at = wFrom + k0 / 4;
-            s.W0 = weight[at]; s.W1 = weight[at + 1]; s.W2 = weight[at + 2]; s.W3 = weight[at + 3];
+            s.W0 = weight[wFrom + k0 / 8];
+            s.W1 = weight[wFrom + k0 / 8 + 1];
         }
         return s;
     }
@@ -200,31 +200,39 @@ internal static class TensorCoreGemmKernel
     /// <summary>A thread's share of one 32-deep slice, held in registers between its load and its store.</summary>
     private struct Stage
     {
-        public float X0, X1, X2, X3, X4, X5, X6, X7;
-        public ulong W0, W1, W2, W3;
+        public Float4 X0, X1;
+        public Bf16x8 W0, W1;
 
-        public readonly void Store(ArrayView<uint> xHi, ArrayView<uint> xLo, ArrayView<uint> ws, int xAt, int wAt, int terms)
+        /// <summary>Stores at 16-byte offsets (rows are 80 bytes, so every staged row starts 16-byte aligned).</summary>
+        public readonly void Store(ArrayView<Words4> xHi, ArrayView<Words4> xLo, ArrayView<Words4> ws, int xAt, int wAt, int terms)
         {
-            StorePair(xHi, xLo, xAt, X0, X1, terms);
-            StorePair(xHi, xLo, xAt + 1, X2, X3, terms);
-            StorePair(xHi, xLo, xAt + 2, X4, X5, terms);
-            StorePair(xHi, xLo, xAt + 3, X6, X7, terms);
-            ws[wAt] = (uint)W0; ws[wAt + 1] = (uint)(W0 >> 32);
-            ws[wAt + 2] = (uint)W1; ws[wAt + 3] = (uint)(W1 >> 32);
-            ws[wAt + 4] = (uint)W2; ws[wAt + 5] = (uint)(W2 >> 32);
-            ws[wAt + 6] = (uint)W3; ws[wAt + 7] = (uint)(W3 >> 32);
+            StoreQuad(xHi, xLo, xAt, X0, X1, terms);
+            ws[wAt] = new Words4((uint)W0.Low, (uint)(W0.Low >> 32), (uint)W0.High, (uint)(W0.High >> 32));
+            ws[wAt + 1] = new Words4((uint)W1.Low, (uint)(W1.Low >> 32), (uint)W1.High, (uint)(W1.High >> 32));
         }
 
-        private static void StorePair(ArrayView<uint> xHi, ArrayView<uint> xLo, int at, float first, float second, int terms)
+        // Eight activations as four bf16 pairs of hi terms and, with two terms, four of lo terms.
+        private static void StoreQuad(ArrayView<Words4> xHi, ArrayView<Words4> xLo, int at, Float4 a, Float4 b, int terms)
         {
-            uint hi0 = ToBf16(first), hi1 = ToBf16(second);
-            xHi[at] = hi0 | (hi1 << 16);
+            uint h0 = ToBf16(a.A), h1 = ToBf16(a.B), h2 = ToBf16(a.C), h3 = ToBf16(a.D);
+            uint h4 = ToBf16(b.A), h5 = ToBf16(b.B), h6 = ToBf16(b.C), h7 = ToBf16(b.D);
+            xHi[at] = new Words4(h0 | (h1 << 16), h2 | (h3 << 16), h4 | (h5 << 16), h6 | (h7 << 16));
             if (terms == 2)
             {
-                uint lo0 = ToBf16(first - KernelMath.Bf16(hi0)), lo1 = ToBf16(second - KernelMath.Bf16(hi1));
-                xLo[at] = lo0 | (lo1 << 16);
+                xLo[at] = new Words4(Lo(a.A, h0) | (Lo(a.B, h1) << 16), Lo(a.C, h2) | (Lo(a.D, h3) << 16),
+                    Lo(b.A, h4) | (Lo(b.B, h5) << 16), Lo(b.C, h6) | (Lo(b.D, h7) << 16));
             }
         }
+
+        /// <summary>The bf16 of what the hi term leaves of <paramref name="v"/>.</summary>
+        private static uint Lo(float v, uint hi) => ToBf16(v - KernelMath.Bf16(hi));
+    }
+
+    /// <summary>Four 32-bit words: one 16-byte shared-memory store.</summary>
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential, Size = 16)]
+    private readonly struct Words4(uint a, uint b, uint c, uint d)
+    {
+        public readonly uint A = a, B = b, C = c, D = d;
     }
 
     /// <summary>An A fragment: rows g, g + 8 at columns 2q.. (R0, R1) and 2q + 8.. (R2, R3).</summary>

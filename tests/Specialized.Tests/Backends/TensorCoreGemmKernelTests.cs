@@ -52,7 +52,7 @@ public sealed class TensorCoreGemmKernelTests
     {
         using var context = Context.Create(builder => builder.CPU(new CPUDevice(32, TensorCoreGemmKernel.GroupSize / 32, 1)));
         using var accelerator = context.GetCPUDevice(0).CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel);
-        var kernel = accelerator.LoadKernel<ArrayView<float>, ArrayView<ulong>, ArrayView<float>, int, ArrayView<float>, int, int, int, TActivations>(
+        var kernel = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, TActivations>(
             TensorCoreGemmKernel.Run);
         ushort[] bits = w.Select(v => (ushort)(BitConverter.SingleToUInt32Bits(v) >> 16)).ToArray();
         using var xs = accelerator.Allocate1D(x);
@@ -63,7 +63,7 @@ public sealed class TensorCoreGemmKernelTests
         var tiles = new Index2D((OutDim + TensorCoreGemmKernel.TileN - 1) / TensorCoreGemmKernel.TileN,
             (Tokens + TensorCoreGemmKernel.TileM - 1) / TensorCoreGemmKernel.TileM);
         kernel(accelerator.DefaultStream, new KernelConfig(tiles, new Index2D(TensorCoreGemmKernel.GroupSize, 1)),
-            xs.View, ((ArrayView<ushort>)ws.View).Cast<ulong>(), bs.View, 1, ys.View, Tokens, InDim, OutDim, default);
+            ((ArrayView<float>)xs.View).Cast<Float4>(), ((ArrayView<ushort>)ws.View).Cast<Bf16x8>(), bs.View, 1, ys.View, Tokens, InDim, OutDim, default);
         accelerator.Synchronize();
         return ys.GetAsArray1D();
     }
