@@ -29,6 +29,9 @@ internal static class ExtendAttentionKernel
     private const int KStride = TileKeys + 1;
     private const int MaxHeadDim = AttentionKernel.MaxHeadDim;
 
+    /// <summary>Whether the kernel serves a model: its query heads per KV head fit the rows, its head rows are 16-byte pieces.</summary>
+    public static bool Supports(IQwen2Dims dims) => dims.GroupSize <= MaxRows && dims.HeadDim % 4 == 0;
+
     /// <summary>A sequence's tokens per block, so that tokens times the query heads of a KV head fit the group's rows.</summary>
     public static int TokensPerBlock(int queryHeadsPerKvHead) => Math.Max(1, MaxRows / queryHeadsPerKvHead);
 
@@ -64,6 +67,7 @@ internal static class ExtendAttentionKernel
         }
 
         int pages = pageOffsets[tokenSequence[first]];
+        ArrayView<Float4> keys4 = keys.Cast<Float4>(), values4 = values.Cast<Float4>(), vals4 = vals.Cast<Float4>();
         int split = Grid.IdxZ, splits = Grid.DimZ;
         // This group's keys: start .. lastPos, cut to its range when the keys are split.
         int lastPos = positions[first + count - 1];
@@ -84,14 +88,19 @@ internal static class ExtendAttentionKernel
                 slots[t] = j <= lastPos ? pageTable[pages + j / pageSize] * pageSize + j % pageSize : -1;
             }
             Group.Barrier();
-            // Consecutive threads take consecutive elements of a key's row: coalesced reads.
-            for (int e = t; e < TileKeys * d; e += GroupSize)
+            // Consecutive threads take consecutive 16-byte pieces of a key's row: coalesced, four floats a load.
+            int quads = d / 4;
+            for (int e = t; e < TileKeys * quads; e += GroupSize)
             {
-                int j = e / d, i = e - j * d;
+                int j = e / quads, i = 4 * (e - j * quads);
                 int slot = slots[j];
-                int at = slot * kvSize + kvBase + i;
-                keysT[i * KStride + j] = slot >= 0 ? keys[at] : 0f;
-                vals[j * MaxHeadDim + i] = slot >= 0 ? values[at] : 0f;
+                int at = (slot * kvSize + kvBase + i) / 4;
+                Float4 k = slot >= 0 ? keys4[at] : default;
+                keysT[i * KStride + j] = k.A;
+                keysT[(i + 1) * KStride + j] = k.B;
+                keysT[(i + 2) * KStride + j] = k.C;
+                keysT[(i + 3) * KStride + j] = k.D;
+                vals4[(j * MaxHeadDim + i) / 4] = slot >= 0 ? values4[at] : default;
             }
             Group.Barrier();
             a = a.Attend(tile, lastPos, queries, keysT, vals, d);

@@ -56,8 +56,8 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
         _norm = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, TDims>(RmsNormKernel.Run);
         _linear = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int>(LinearKernel.Run);
         // Only the kernels this model's shapes use: compiling one costs a good part of a second at start-up. The
-        // tensor-core GEMM needs 32-wide input slices, the block attention at most MaxRows query heads per KV head;
-        // the SIMT GEMM and the warp-per-row attention cover the shapes they don't.
+        // tensor-core GEMM needs 32-wide input slices; the block attention at most MaxRows query heads per KV head and
+        // head rows of whole 16-byte pieces; the SIMT GEMM and the warp-per-row attention cover the shapes they don't.
         if (accelerator.MaxNumThreadsPerGroup >= GemmKernel.GroupSize)
         {
             _tensorCoreGemm = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations>(
@@ -69,7 +69,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
             }
         }
         _ropeKv = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims>(RopeKvKernel.Run);
-        if (accelerator.MaxNumThreadsPerGroup >= ExtendAttentionKernel.GroupSize && dims.GroupSize <= ExtendAttentionKernel.MaxRows)
+        if (accelerator.MaxNumThreadsPerGroup >= ExtendAttentionKernel.GroupSize && ExtendAttentionKernel.Supports(dims))
         {
             _extendAttention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(
                 ExtendAttentionKernel.Run);
