@@ -2,7 +2,7 @@
 # On the GPU machine, in ONE device call: our GPU benchmarks and the PyTorch baselines on the same shapes and
 # checkpoint, then one table with the ratios ($OUT/table.md). Expects .device/dotnet-rt.tar.xz and
 #   .device/app (tools/device/pack-app.sh: the CLI, the offline-throughput program and the BenchmarkDotNet suites)
-#   .device/ptx/*.ptx (optional: kernels' PTX, checked with ptxas -v for registers and local memory)
+#   .device/ptx/*.ptx (kernels' PTX from tools/ptx, which pack-app.sh runs; checked with ptxas -v for registers and spills)
 # Usage: [PROFILE=1] gpu-bench.sh [NUM_PROMPTS] [INPUT_LEN] [OUTPUT_LEN]   (offline throughput; SGLang's: 1000 1024 256)
 set -uo pipefail
 mkdir -p /opt/dn && tar xJf .device/dotnet-rt.tar.xz -C /opt/dn && export DOTNET_ROOT=/opt/dn PATH=/opt/dn:$PATH

@@ -10,6 +10,9 @@ rm -rf .device/app
 for p in src/Cli samples/OfflineBatch benchmarks/OfflineThroughput benchmarks/Specialized.Benchmarks; do
   dotnet publish "$p" -c Release -o .device/app > /dev/null
 done
+# The kernels' PTX, for ptxas -v there (tools/ptx writes it without a GPU).
+rm -rf .device/ptx
+dotnet run --project tools/ptx -c Release -- .device/ptx > /dev/null
 cd .device/app
 rm -rf arm64 x86 amd64 runtimes/win runtimes/osx* runtimes/linux-x64/native/libcapstone.so cs de es fr it ja ko pl pt-BR ru tr zh-Hans zh-Hant \
   ./*.pdb Iced.dll Gee.External.Capstone.dll Microsoft.Diagnostics.Tracing.TraceEvent.dll

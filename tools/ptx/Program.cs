@@ -1,0 +1,34 @@
+// Writes the PTX that ILGPU generates for the engine's main kernels, specialized for Qwen2.5-0.5B-Instruct, without a
+// GPU (ILGPU's PTX backend needs none), so `ptxas -v` on the GPU machine can report registers, spills and shared memory.
+//   dotnet run --project tools/ptx -c Release -- OUT_DIR
+using System.Reflection;
+using ILGPU;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime.Cuda;
+using Specialized.Models;
+
+string outDir = args.Length > 0 ? args[0] : "ptx";
+Directory.CreateDirectory(outDir);
+Assembly runtime = typeof(Specialized.Engine).Assembly;
+Type dims = typeof(Qwen2_5_0_5B_Instruct.Dims);
+(string Kernel, Type? Argument)[] kernels =
+[
+    ("TensorCoreGemmKernel", runtime.GetType("Specialized.Kernels.SplitActivations", true)),
+    ("LinearKernel", null),
+    ("ExtendAttentionKernel", dims),
+    ("AttentionCombineKernel", dims),
+    ("RmsNormKernel", dims),
+    ("RopeKvKernel", dims),
+];
+
+using var context = Context.Create(builder => builder.Cuda().EnableAlgorithms().Optimize(OptimizationLevel.O2));
+using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_80), CudaArchitecture.SM_80, CudaInstructionSet.ISA_80, null);
+foreach ((string name, Type? argument) in kernels)
+{
+    MethodInfo run = runtime.GetType($"Specialized.Kernels.{name}", true)!.GetMethod("Run", BindingFlags.Public | BindingFlags.Static)!;
+    if (run.IsGenericMethodDefinition) run = run.MakeGenericMethod(argument!);
+    var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(run), default);
+    File.WriteAllText(Path.Combine(outDir, $"{name}.ptx"), compiled.PTXAssembly);
+    Console.WriteLine($"{name}: {compiled.PTXAssembly.Length:N0} characters of PTX");
+}
