@@ -58,10 +58,7 @@ internal static class ChatCompletionsEndpoint
         }
 
         IReadOnlyList<GenerateOutput> outputs = await model.Engine.GenerateAsync(prompts, parameters, context.RequestAborted);
-        if (outputs.FirstOrDefault(o => o.MetaInfo.FinishReason?.Type == FinishType.Abort) is { } aborted)
-        {
-            throw FinishReasons.AbortError(aborted.MetaInfo.FinishReason!);
-        }
+        FinishReasons.ThrowIfAborted(outputs);
         var response = new ChatCompletionResponse
         {
             Id = id,

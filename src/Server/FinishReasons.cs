@@ -21,6 +21,15 @@ internal static class FinishReasons
         return new InvalidRequestException($"The request was aborted: {message}", null, status == 400 ? "context_length_exceeded" : null, status);
     }
 
+    /// <summary>A non-streamed answer is all or nothing: the first aborted output becomes the request's error.</summary>
+    public static void ThrowIfAborted(IReadOnlyList<GenerateOutput> outputs)
+    {
+        if (outputs.FirstOrDefault(o => o.MetaInfo.FinishReason?.Type == FinishType.Abort) is { } aborted)
+        {
+            throw AbortError(aborted.MetaInfo.FinishReason!);
+        }
+    }
+
     public static ErrorResponse AbortEvent(FinishReason reason)
     {
         InvalidRequestException e = AbortError(reason);

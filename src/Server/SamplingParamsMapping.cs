@@ -13,38 +13,12 @@ internal static class SamplingParamsMapping
     public const int MaxTopLogprobs = 20;
 
     /// <summary>SamplingParams property -> the field of an OpenAI request that sets it.</summary>
-    private static readonly Dictionary<string, string> OpenAiNames = new()
-    {
-        [nameof(SamplingParams.MinNewTokens)] = "min_tokens",
-        [nameof(SamplingParams.Temperature)] = "temperature",
-        [nameof(SamplingParams.TopP)] = "top_p",
-        [nameof(SamplingParams.TopK)] = "top_k",
-        [nameof(SamplingParams.MinP)] = "min_p",
-        [nameof(SamplingParams.FrequencyPenalty)] = "frequency_penalty",
-        [nameof(SamplingParams.PresencePenalty)] = "presence_penalty",
-        [nameof(SamplingParams.RepetitionPenalty)] = "repetition_penalty",
-        [nameof(SamplingParams.N)] = "n",
-        [nameof(SamplingParams.LogitBias)] = "logit_bias",
-        [nameof(SamplingParams.StopTokenIds)] = "stop_token_ids",
-        [nameof(SamplingParams.Stop)] = "stop",
-    };
+    private static readonly Dictionary<string, string> OpenAiNames = Names(minNewTokens: "min_tokens");
 
     /// <summary>SamplingParams property -> SGLang's sampling_params field.</summary>
-    private static readonly Dictionary<string, string> SglangNames = new()
+    private static readonly Dictionary<string, string> SglangNames = new(Names(minNewTokens: "min_new_tokens"))
     {
         [nameof(SamplingParams.MaxNewTokens)] = "max_new_tokens",
-        [nameof(SamplingParams.MinNewTokens)] = "min_new_tokens",
-        [nameof(SamplingParams.Temperature)] = "temperature",
-        [nameof(SamplingParams.TopP)] = "top_p",
-        [nameof(SamplingParams.TopK)] = "top_k",
-        [nameof(SamplingParams.MinP)] = "min_p",
-        [nameof(SamplingParams.FrequencyPenalty)] = "frequency_penalty",
-        [nameof(SamplingParams.PresencePenalty)] = "presence_penalty",
-        [nameof(SamplingParams.RepetitionPenalty)] = "repetition_penalty",
-        [nameof(SamplingParams.N)] = "n",
-        [nameof(SamplingParams.LogitBias)] = "logit_bias",
-        [nameof(SamplingParams.StopTokenIds)] = "stop_token_ids",
-        [nameof(SamplingParams.Stop)] = "stop",
         [nameof(SamplingParams.TopLogprobsNum)] = "top_logprobs_num",
     };
 
@@ -53,11 +27,33 @@ internal static class SamplingParamsMapping
     public static SamplingParams FromOpenAi(OpenAiSamplingFields f, int vocabSize, int maxTokens, string maxTokensField,
         bool returnLogprob, int topLogprobs, string topLogprobsField)
     {
-        var defaults = new SamplingParams();
-        var p = new SamplingParams
+        SamplingParams p = Map(f, maxTokens, returnLogprob, topLogprobs);
+        if (topLogprobs is < 0 or > MaxTopLogprobs)
         {
-            MaxNewTokens = maxTokens,
-            MinNewTokens = f.MinTokens ?? defaults.MinNewTokens,
+            throw new InvalidRequestException($"{topLogprobsField} must be in [0, {MaxTopLogprobs}], got {topLogprobs}", topLogprobsField);
+        }
+        var names = new Dictionary<string, string>(OpenAiNames)
+        {
+            [nameof(SamplingParams.MaxNewTokens)] = maxTokensField,
+            [nameof(SamplingParams.TopLogprobsNum)] = topLogprobsField,
+        };
+        return Validated(p, vocabSize, names);
+    }
+
+    public static SamplingParams FromSglang(SglangSamplingParams? s, int vocabSize, bool returnLogprob, int topLogprobsNum)
+    {
+        s ??= new SglangSamplingParams();
+        return Validated(Map(s, s.MaxNewTokens ?? new SamplingParams().MaxNewTokens, returnLogprob, topLogprobsNum), vocabSize, SglangNames);
+    }
+
+    /// <summary>The shared fields onto SamplingParams; a field not given keeps the engine's (SGLang's) default.</summary>
+    private static SamplingParams Map(ISamplingFields f, int maxNewTokens, bool returnLogprob, int topLogprobs)
+    {
+        var defaults = new SamplingParams();
+        return new SamplingParams
+        {
+            MaxNewTokens = maxNewTokens,
+            MinNewTokens = f.MinNewTokens ?? defaults.MinNewTokens,
             Temperature = f.Temperature ?? defaults.Temperature,
             TopP = f.TopP ?? defaults.TopP,
             TopK = f.TopK ?? defaults.TopK,
@@ -77,47 +73,24 @@ internal static class SamplingParamsMapping
             ReturnLogprob = returnLogprob,
             TopLogprobsNum = topLogprobs,
         };
-        if (topLogprobs is < 0 or > MaxTopLogprobs)
-        {
-            throw new InvalidRequestException($"{topLogprobsField} must be in [0, {MaxTopLogprobs}], got {topLogprobs}", topLogprobsField);
-        }
-        var names = new Dictionary<string, string>(OpenAiNames)
-        {
-            [nameof(SamplingParams.MaxNewTokens)] = maxTokensField,
-            [nameof(SamplingParams.TopLogprobsNum)] = topLogprobsField,
-        };
-        return Validated(p, vocabSize, names);
     }
 
-    public static SamplingParams FromSglang(SglangSamplingParams? s, int vocabSize, bool returnLogprob, int topLogprobsNum)
+    /// <summary>The field names both protocols spell alike, and the one they spell apart.</summary>
+    private static Dictionary<string, string> Names(string minNewTokens) => new()
     {
-        var defaults = new SamplingParams();
-        s ??= new SglangSamplingParams();
-        var p = new SamplingParams
-        {
-            MaxNewTokens = s.MaxNewTokens ?? defaults.MaxNewTokens,
-            MinNewTokens = s.MinNewTokens ?? defaults.MinNewTokens,
-            Temperature = s.Temperature ?? defaults.Temperature,
-            TopP = s.TopP ?? defaults.TopP,
-            TopK = s.TopK ?? defaults.TopK,
-            MinP = s.MinP ?? defaults.MinP,
-            FrequencyPenalty = s.FrequencyPenalty ?? defaults.FrequencyPenalty,
-            PresencePenalty = s.PresencePenalty ?? defaults.PresencePenalty,
-            RepetitionPenalty = s.RepetitionPenalty ?? defaults.RepetitionPenalty,
-            Stop = s.Stop,
-            StopTokenIds = s.StopTokenIds,
-            IgnoreEos = s.IgnoreEos ?? defaults.IgnoreEos,
-            SkipSpecialTokens = s.SkipSpecialTokens ?? defaults.SkipSpecialTokens,
-            SpacesBetweenSpecialTokens = s.SpacesBetweenSpecialTokens ?? defaults.SpacesBetweenSpecialTokens,
-            NoStopTrim = s.NoStopTrim ?? defaults.NoStopTrim,
-            N = s.N ?? defaults.N,
-            Seed = s.SamplingSeed,
-            LogitBias = LogitBias(s.LogitBias),
-            ReturnLogprob = returnLogprob,
-            TopLogprobsNum = topLogprobsNum,
-        };
-        return Validated(p, vocabSize, SglangNames);
-    }
+        [nameof(SamplingParams.MinNewTokens)] = minNewTokens,
+        [nameof(SamplingParams.Temperature)] = "temperature",
+        [nameof(SamplingParams.TopP)] = "top_p",
+        [nameof(SamplingParams.TopK)] = "top_k",
+        [nameof(SamplingParams.MinP)] = "min_p",
+        [nameof(SamplingParams.FrequencyPenalty)] = "frequency_penalty",
+        [nameof(SamplingParams.PresencePenalty)] = "presence_penalty",
+        [nameof(SamplingParams.RepetitionPenalty)] = "repetition_penalty",
+        [nameof(SamplingParams.N)] = "n",
+        [nameof(SamplingParams.LogitBias)] = "logit_bias",
+        [nameof(SamplingParams.StopTokenIds)] = "stop_token_ids",
+        [nameof(SamplingParams.Stop)] = "stop",
+    };
 
     /// <summary>OpenAI's logit_bias keys are token ids written as strings.</summary>
     private static Dictionary<int, float>? LogitBias(Dictionary<string, float>? bias)

@@ -14,7 +14,7 @@ internal sealed class GenerateRequest
 }
 
 /// <summary>SGLang's <c>sampling_params</c>, with its names; null means SGLang's default.</summary>
-internal sealed class SglangSamplingParams
+internal sealed class SglangSamplingParams : ISamplingFields
 {
     public int? MaxNewTokens { get; init; }
     public int? MinNewTokens { get; init; }
@@ -36,5 +36,6 @@ internal sealed class SglangSamplingParams
     public bool? NoStopTrim { get; init; }
     public int? N { get; init; }
     public long? SamplingSeed { get; init; }
+    long? ISamplingFields.Seed => SamplingSeed;
     public Dictionary<string, float>? LogitBias { get; init; }
 }

@@ -6,7 +6,7 @@ namespace Specialized.Server.Protocol;
 /// The fields <c>/v1/completions</c> and <c>/v1/chat/completions</c> share: OpenAI's sampling fields and SGLang's
 /// extras, snake_case as on the wire. Null means "not given": the engine's (SGLang's) default applies.
 /// </summary>
-internal abstract class OpenAiSamplingFields
+internal abstract class OpenAiSamplingFields : ISamplingFields
 {
     public string? Model { get; init; }
     public int? MaxTokens { get; init; }
@@ -33,6 +33,7 @@ internal abstract class OpenAiSamplingFields
     public float? MinP { get; init; }
     public float? RepetitionPenalty { get; init; }
     public int? MinTokens { get; init; }
+    int? ISamplingFields.MinNewTokens => MinTokens;
     public List<int>? StopTokenIds { get; init; }
     public bool? IgnoreEos { get; init; }
     public bool? SkipSpecialTokens { get; init; }
