@@ -29,10 +29,7 @@ public sealed class IlgpuTensor : Tensor
 
     public ArrayView<ushort> B16 => _bf16?.View ?? throw new InvalidOperationException($"Expected a bfloat16 tensor, got {DType}.");
 
-    /// <summary>The bfloat16 elements as 64-bit words of four.</summary>
-    public ArrayView<ulong> B16Quads => B16.Cast<ulong>();
-
-    /// <summary>The bf16 elements eight at a time (16 bytes), for the GEMV's widest loads.</summary>
+    /// <summary>The bf16 elements eight at a time (16 bytes): the GEMV's and the tensor-core GEMM's loads.</summary>
     internal ArrayView<Specialized.Kernels.Bf16x8> B16Octets => B16.Cast<Specialized.Kernels.Bf16x8>();
 
     public int RowLength => Shape[^1];
