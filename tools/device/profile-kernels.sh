@@ -12,7 +12,13 @@ timeout 500 /usr/local/cuda/bin/ncu --metrics gpu__time_duration.sum --csv --pag
 tail -5 /tmp/run.log
 python3 - <<'PY'
 import csv, collections
-rows = list(csv.DictReader(open("/tmp/ncu.csv")))
+lines = open("/tmp/ncu.csv").read().splitlines()
+# ncu writes its own "==PROF==" lines before the CSV: start at the header row.
+start = next((i for i, l in enumerate(lines) if l.startswith('"ID"')), 0)
+rows = list(csv.DictReader(lines[start:]))
+# The first row under the header gives units (ns, usecond, msecond); numbers may carry thousands separators.
+scale = {"ns": 1, "nsecond": 1, "usecond": 1e3, "us": 1e3, "msecond": 1e6, "ms": 1e6}.get(rows[0].get("gpu__time_duration.sum", "ns") if rows else "ns", 1)
+print("duration unit:", rows[0].get("gpu__time_duration.sum") if rows else None)
 print(len(rows), "launches profiled; columns:", [k for k in rows[0].keys()][:12] if rows else None)
 agg = collections.defaultdict(lambda: [0, 0.0])
 for r in rows:
@@ -20,7 +26,7 @@ for r in rows:
     grid = r.get("Grid Size", r.get("launch__grid_size", "?"))
     block = r.get("Block Size", r.get("launch__block_size", "?"))
     try:
-        ns = float(r["gpu__time_duration.sum"])
+        ns = float(r["gpu__time_duration.sum"].replace(",", "")) * scale
     except (KeyError, ValueError):
         continue
     a = agg[(name, grid, block)]

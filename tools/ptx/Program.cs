@@ -22,7 +22,7 @@ Type dims = typeof(Qwen2_5_0_5B_Instruct.Dims);
     ("RopeKvKernel", dims),
 ];
 
-using var context = Context.Create(builder => builder.Cuda().EnableAlgorithms().Optimize(OptimizationLevel.O2));
+using var context = Context.Create(builder => builder.Cuda().EnableAlgorithms().Optimize(Specialized.Backends.Ilgpu.IlgpuBackend.KernelOptimization));
 using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_80), CudaArchitecture.SM_80, CudaInstructionSet.ISA_80, null);
 foreach ((string name, Type? argument) in kernels)
 {

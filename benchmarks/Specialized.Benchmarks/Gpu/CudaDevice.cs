@@ -9,7 +9,7 @@ internal sealed class CudaDevice : IDisposable
 {
     public CudaDevice()
     {
-        Context = Context.Create(builder => builder.Cuda().EnableAlgorithms().Optimize(OptimizationLevel.O2));
+        Context = Context.Create(builder => builder.Cuda().EnableAlgorithms().Optimize(Specialized.Backends.Ilgpu.IlgpuBackend.KernelOptimization));
         if (Context.GetCudaDevices().Count == 0) throw new InvalidOperationException("These benchmarks need a CUDA device.");
         Accelerator = Context.GetCudaDevice(0).CreateAccelerator(Context);
         Console.WriteLine($"// {Accelerator.Name}");

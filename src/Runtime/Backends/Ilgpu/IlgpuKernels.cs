@@ -217,12 +217,20 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
     /// <summary>Below this many tokens the GEMV reads the weights few enough times to win whatever the shape.</summary>
     public const int TensorCoreFromTokens = 32;
 
+    /// <summary>
+    /// A grid this wide (the LM head: 1,187 tiles) takes the tensor-core GEMM from the fifth token on, where the GEMV
+    /// starts reading its weights twice: on an H200 the 151,936 x 896 GEMV at 16 rows took 895 us (ncu), four reads
+    /// of 272 MB, where one read at the card's bandwidth is ~70 us.
+    /// </summary>
+    public const int WideTensorCoreMinTiles = 512;
+
     private void Gemv(ArrayView<float> x, IlgpuTensor weight, IlgpuTensor? bias, ArrayView<float> y, int tokens)
     {
         int outDim = weight.Shape[0], inDim = weight.Shape[1];
         var tensorCoreTiles = new Index2D((outDim + TensorCoreGemmKernel.TileN - 1) / TensorCoreGemmKernel.TileN,
             (tokens + TensorCoreGemmKernel.TileM - 1) / TensorCoreGemmKernel.TileM);
-        bool tensorCores = tokens >= GemmFromTokens || (tokens >= TensorCoreFromTokens && tensorCoreTiles.Size >= TensorCoreMinTiles);
+        bool tensorCores = tokens >= GemmFromTokens || (tokens >= TensorCoreFromTokens && tensorCoreTiles.Size >= TensorCoreMinTiles)
+            || (tokens > LinearKernel.TokensPerWarp && tensorCoreTiles.Size >= WideTensorCoreMinTiles);
         if (_tensorCoreGemm is not null && tensorCores && inDim % TensorCoreGemmKernel.Depth == 0)
         {
             _tensorCoreGemm(_stream, new KernelConfig(tensorCoreTiles, new Index2D(TensorCoreGemmKernel.GroupSize, 1)), x.Cast<Float4>(), weight.B16Octets,
