@@ -3,7 +3,8 @@
 // command line the device scripts call.
 //
 //   dotnet OfflineThroughput.dll --model DIR [--num-prompts 1000] [--input-len 1024] [--output-len 256]
-//       [--device auto|cuda|cpu] [--max-running-requests N] [--chunked-prefill-size N] [--seed 1] [--json FILE]
+//       [--device auto|cuda|cpu] [--max-running-requests N] [--chunked-prefill-size N] [--disable-cuda-graph] [--seed 1]
+//       [--json FILE]
 using Specialized;
 using Specialized.Cli.Bench;
 
@@ -13,6 +14,7 @@ using Engine engine = Engine.Create(options.Model, new EngineOptions
     Device = options.Device,
     MaxRunningRequests = options.MaxRunningRequests,
     ChunkedPrefillSize = options.ChunkedPrefillSize,
+    DisableCudaGraph = options.DisableCudaGraph,
     RandomSeed = options.Seed,
 });
 Console.WriteLine($"model {options.Model} on {engine.Device}: {engine.ModelDescription}");
@@ -23,7 +25,7 @@ Console.WriteLine(result.Report());
 if (options.Json is not null) File.WriteAllText(options.Json, result.ToJson());
 
 sealed record Options(string Model, int NumPrompts, int InputLen, int OutputLen, string Device, int? MaxRunningRequests,
-    int? ChunkedPrefillSize, int Seed, string? Json)
+    int? ChunkedPrefillSize, bool DisableCudaGraph, int Seed, string? Json)
 {
     public static Options Parse(string[] args)
     {
@@ -31,6 +33,7 @@ sealed record Options(string Model, int NumPrompts, int InputLen, int OutputLen,
         int? Int(string name) => Get(name) is string v ? int.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : null;
         string model = Get("--model") ?? throw new ArgumentException("--model DIR is required");
         return new Options(model, Int("--num-prompts") ?? 1000, Int("--input-len") ?? 1024, Int("--output-len") ?? 256,
-            Get("--device") ?? "auto", Int("--max-running-requests"), Int("--chunked-prefill-size"), Int("--seed") ?? 1, Get("--json"));
+            Get("--device") ?? "auto", Int("--max-running-requests"), Int("--chunked-prefill-size"),
+            args.Contains("--disable-cuda-graph"), Int("--seed") ?? 1, Get("--json"));
     }
 }

@@ -14,12 +14,15 @@ internal sealed class EngineCommandOptions
 
     public Option<int?> MaxRunningRequests { get; } = new("--max-running-requests") { Description = "Requests decoded together at most. Default: 256 on a GPU, 32 on the CPU." };
 
+    public Option<bool> DisableCudaGraph { get; } = new("--disable-cuda-graph") { Description = "Run decode steps launch by launch instead of replaying CUDA graphs." };
+
     public void AddTo(Command command)
     {
         command.Options.Add(Model);
         command.Options.Add(Device);
         command.Options.Add(ContextLength);
         command.Options.Add(MaxRunningRequests);
+        command.Options.Add(DisableCudaGraph);
     }
 
     /// <summary>
@@ -37,6 +40,7 @@ internal sealed class EngineCommandOptions
                 Device = parse.GetValue(Device)!,
                 ContextLength = parse.GetValue(ContextLength),
                 MaxRunningRequests = parse.GetValue(MaxRunningRequests),
+                DisableCudaGraph = parse.GetValue(DisableCudaGraph),
                 RandomSeed = seed,
                 LoggerFactory = loggers,
                 LogLevel = level,

@@ -10,7 +10,8 @@ namespace Specialized.Benchmarks.Gpu;
 /// Whole forward passes of the Qwen2.5-0.5B-Instruct shape (random bf16 weights) on CUDA through the model runner:
 /// one decode step at batch 1 after a 128-token prompt (the kernels, launches and the one read-back of the chosen
 /// token) and one 1024-token prefill. tok/s is tokens per operation over its mean time; the decode bound from the
-/// weights alone is ~3,400 tok/s on an H100 (0.99 GB at 3.35 TB/s).
+/// weights alone is ~3,400 tok/s on an H100 (0.99 GB at 3.35 TB/s). <see cref="CudaGraph"/>: decode steps replayed
+/// from a recorded CUDA graph, against launch by launch (the baseline).
 /// </summary>
 [Config(typeof(Config))]
 public class GpuModelBenchmarks
@@ -20,6 +21,9 @@ public class GpuModelBenchmarks
     private LoadedModel _model = null!;
     private int[] _pages = null!;
     private int[] _prefill = null!;
+
+    [Params(false, true)]
+    public bool CudaGraph { get; set; }
 
     [GlobalSetup]
     public void Setup()
@@ -32,7 +36,8 @@ public class GpuModelBenchmarks
         }
         int pages = PrefillTokens / PageSize + 1;
         _pages = Enumerable.Range(0, pages).ToArray();
-        _model = ModelLoader.Load(folder, IlgpuBackend.CreateCuda(), _ => new RunnerOptions(PrefillTokens, 1, new KvCacheLayout(pages, PageSize), PrefillTokens + PageSize));
+        _model = ModelLoader.Load(folder, IlgpuBackend.CreateCuda(), _ => new RunnerOptions(PrefillTokens, 1, new KvCacheLayout(pages, PageSize), PrefillTokens + PageSize,
+            CudaGraphMaxBatch: CudaGraph ? 1 : 0));
         int vocab = _model.Runner.Spec.VocabSize;
         _prefill = Enumerable.Range(0, PrefillTokens).Select(i => (i * 7919) % vocab).ToArray();
         _model.Runner.Forward(Batch(_prefill[..(Prompt - 1)], 0));

@@ -75,7 +75,9 @@ internal static class LogitsCommand
         }
 
         using IBackend backend = BackendSelector.Create(r.Device);
-        var options = new RunnerOptions(Math.Min(prompt.Length, PrefillChunk), 1, new KvCacheLayout((total + PageSize - 1) / PageSize, PageSize), total);
+        // Decode steps replay a CUDA graph as the engine's do, so checks against HF cover that path.
+        var options = new RunnerOptions(Math.Min(prompt.Length, PrefillChunk), 1, new KvCacheLayout((total + PageSize - 1) / PageSize, PageSize), total,
+            CudaGraphMaxBatch: 1);
         using LoadedModel loaded = ModelLoader.Load(r.Model, backend, _ => options);
         IModelRunner runner = loaded.Runner;
         foreach (CheckpointWarning w in loaded.Warnings) console.Error.WriteLine($"warning: {w}");

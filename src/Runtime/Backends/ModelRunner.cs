@@ -3,8 +3,11 @@ using Specialized.Weights;
 
 namespace Specialized.Backends;
 
-/// <summary>Sizes a model runner allocates for.</summary>
-public sealed record RunnerOptions(int MaxBatchTokens, int MaxLogitRows, KvCacheLayout Kv, int MaxPositions);
+/// <summary>
+/// Sizes a model runner allocates for. <paramref name="CudaGraphMaxBatch"/>: the largest decode batch replayed as a
+/// CUDA graph (0: none), where the backend can record them.
+/// </summary>
+public sealed record RunnerOptions(int MaxBatchTokens, int MaxLogitRows, KvCacheLayout Kv, int MaxPositions, int CudaGraphMaxBatch = 0);
 
 /// <summary>
 /// Runs forward steps of one model on one backend: it owns the weights, the workspace and the KV cache (through the
@@ -46,6 +49,7 @@ public sealed class ModelRunner<TDims> : IModelRunner where TDims : struct, IQwe
     private readonly float[] _logits;
     private readonly float[] _hidden;
     private readonly int[] _tokens;
+    private readonly Action<ForwardBatch> _forward;
 
     public ModelRunner(IQwen2Model<TDims> model, IBackend backend, RunnerOptions options, bool isSpecialized, IProgress<EngineLoadProgress>? progress = null)
     {
@@ -64,6 +68,7 @@ public sealed class ModelRunner<TDims> : IModelRunner where TDims : struct, IQwe
         _logits = new float[(long)options.MaxLogitRows * d.VocabSize];
         _hidden = new float[(long)t * d.HiddenSize];
         _tokens = new int[options.MaxLogitRows];
+        _forward = b => _model.Forward(_kernels, _workspace, b);
     }
 
     public ModelSpec Spec => _model.Spec;
@@ -76,10 +81,13 @@ public sealed class ModelRunner<TDims> : IModelRunner where TDims : struct, IQwe
 
     public IWeightTree Weights => _model.Weights;
 
+    /// <summary>The backend's kernels this runner drives (for tests of backend-specific behaviour).</summary>
+    internal IQwen2Kernels<TDims> Kernels => _kernels;
+
     public ReadOnlyMemory<int> ForwardGreedy(ForwardBatch batch)
     {
         Check(batch);
-        _model.Forward(_kernels, _workspace, batch);
+        Run(batch);
         int rows = batch.LogitRows.Length;
         Backend.ArgMaxRows(_workspace.Logits, rows, _tokens);
         return _tokens.AsMemory(0, rows);
@@ -88,7 +96,7 @@ public sealed class ModelRunner<TDims> : IModelRunner where TDims : struct, IQwe
     public ForwardOutput Forward(ForwardBatch batch, bool returnHiddenStates = false)
     {
         Check(batch);
-        _model.Forward(_kernels, _workspace, batch);
+        Run(batch);
 
         int vocab = _model.Dims.VocabSize;
         int rows = batch.LogitRows.Length;
@@ -100,6 +108,13 @@ public sealed class ModelRunner<TDims> : IModelRunner where TDims : struct, IQwe
             hidden = _hidden.AsMemory(0, batch.TokenCount * _model.Dims.HiddenSize);
         }
         return new ForwardOutput(_logits.AsMemory(0, rows * vocab), hidden);
+    }
+
+    /// <summary>The step, replayed where the kernels can; either way the workspace's first rows are the batch's.</summary>
+    private void Run(ForwardBatch batch)
+    {
+        if (_kernels is IDecodeStepReplay replay && replay.TryRun(batch, _forward)) return;
+        _forward(batch);
     }
 
     private void Check(ForwardBatch batch)

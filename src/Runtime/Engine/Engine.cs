@@ -72,7 +72,9 @@ public sealed class Engine : IDisposable, IAsyncDisposable
             int stepTokens = (chunk == -1 ? ContextLength : chunk) + maxRunning;
             int kvTokens = options.MaxTotalTokens ?? DefaultKvTokens(spec, stepTokens, maxRunning, options.MemoryFraction);
             int pageSize = options.PageSize;
-            var runnerOptions = new RunnerOptions(stepTokens, maxRunning, new KvCacheLayout((kvTokens + pageSize - 1) / pageSize, pageSize), ContextLength);
+            int graphBatch = options.DisableCudaGraph ? 0 : Math.Min(options.CudaGraphMaxBatchSize ?? 256, maxRunning);
+            var runnerOptions = new RunnerOptions(stepTokens, maxRunning, new KvCacheLayout((kvTokens + pageSize - 1) / pageSize, pageSize), ContextLength,
+                graphBatch);
             _model = ModelLoader.Load(modelPath, _backend, _ => runnerOptions, options.Progress);
             foreach (var warning in _model.Warnings) logger.LogWarning("{Warning}", warning);
             logger.LogInformation("Loaded {Model} on {Device}: {Description}; KV cache {Tokens} tokens", modelPath, _backend.Device, _model.Description, kvTokens);

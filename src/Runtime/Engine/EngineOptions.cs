@@ -26,6 +26,12 @@ public sealed record EngineOptions
     /// <summary>Turns off the radix prefix cache: every prompt is prefilled in full.</summary>
     public bool DisableRadixCache { get; init; }
 
+    /// <summary>Runs every decode step launch by launch instead of replaying recorded CUDA graphs (CUDA only).</summary>
+    public bool DisableCudaGraph { get; init; }
+
+    /// <summary>The largest decode batch replayed as a CUDA graph; larger ones run launch by launch. Default: MaxRunningRequests, at most 256.</summary>
+    public int? CudaGraphMaxBatchSize { get; init; }
+
     /// <summary>Longest prompt plus output. Default: the config's max_position_embeddings.</summary>
     public int? ContextLength { get; init; }
 
@@ -56,6 +62,7 @@ public sealed record EngineOptions
     internal void Validate()
     {
         if (MaxRunningRequests is < 1) throw new ArgumentException($"MaxRunningRequests must be at least 1, got {MaxRunningRequests}.");
+        if (CudaGraphMaxBatchSize is < 1) throw new ArgumentException($"CudaGraphMaxBatchSize must be at least 1, got {CudaGraphMaxBatchSize}.");
         if (MaxTotalTokens is < 1) throw new ArgumentException($"MaxTotalTokens must be at least 1, got {MaxTotalTokens}.");
         if (!(MemoryFraction > 0 && MemoryFraction <= 1)) throw new ArgumentException($"MemoryFraction must be in (0, 1], got {MemoryFraction}.");
         if (ChunkedPrefillSize is 0 or < -1) throw new ArgumentException($"ChunkedPrefillSize must be -1 or positive, got {ChunkedPrefillSize}.");

@@ -6,22 +6,29 @@ namespace Specialized.Backends.Ilgpu;
 /// <summary>
 /// The device copy of a <see cref="ForwardBatch"/>'s index arrays, packed end to end into one buffer and uploaded in
 /// one copy per step (each copy costs the host tens of microseconds), then reused by every kernel of the step. The
-/// buffer grows to the largest batch seen.
+/// page tables come last, so every other section's address depends only on the batch's token, sequence, logit-row and
+/// block counts: a recorded CUDA graph of a decode step stays valid for every later batch of its size. The buffer
+/// grows when a batch outgrows it, which moves it: <see cref="Generation"/> counts the moves.
 /// </summary>
 internal sealed class DeviceBatch : IDisposable
 {
     private readonly Accelerator _accelerator;
     private readonly int _attentionBlockTokens;
-    private MemoryBuffer1D<int, Stride1D.Dense>? _buffer;
+    private MemoryBuffer1D<int, Stride1D.Dense> _buffer;
     private int[] _host = new int[64];
     private ForwardBatch? _current;
 
     /// <param name="attentionBlockTokens">The most tokens of one sequence an attention block takes.</param>
-    public DeviceBatch(Accelerator accelerator, int attentionBlockTokens)
+    /// <param name="initialLength">Ints to allocate up front, so that usual batches never move the buffer.</param>
+    public DeviceBatch(Accelerator accelerator, int attentionBlockTokens, long initialLength)
     {
         _accelerator = accelerator;
         _attentionBlockTokens = attentionBlockTokens;
+        _buffer = accelerator.Allocate1D<int>(Math.Max(64, initialLength));
     }
+
+    /// <summary>How many times the buffer has moved; device addresses taken before a move are stale.</summary>
+    public int Generation { get; private set; }
 
     public ArrayView<int> TokenIds { get; private set; }
     public ArrayView<int> Positions { get; private set; }
@@ -60,8 +67,6 @@ internal sealed class DeviceBatch : IDisposable
         for (int t = 0; t < tokens; t++) packer.Put(batch.Slot(batch.TokenSequence[t], batch.Positions[t]));
         int offsets = packer.Start();
         for (int s = 0, at = 0; s < sequences; at += batch.PageTables[s].Length, s++) packer.Put(at);
-        int pageTable = packer.Start();
-        for (int s = 0; s < sequences; s++) packer.Add(batch.PageTables[s]);
         int logitRows = packer.Add(batch.LogitRows);
         int attentionBlocks = packer.Start();
         for (int s = 0; s < sequences; s++)
@@ -72,11 +77,14 @@ internal sealed class DeviceBatch : IDisposable
                 packer.Put(Math.Min(_attentionBlockTokens, batch.SequenceStarts[s + 1] - t));
             }
         }
+        int pageTable = packer.Start();
+        for (int s = 0; s < sequences; s++) packer.Add(batch.PageTables[s]);
 
-        if (_buffer is null || _buffer.Length < total)
+        if (_buffer.Length < total)
         {
-            _buffer?.Dispose();
-            _buffer = _accelerator.Allocate1D<int>(Math.Max(64, 2 * total));
+            _buffer.Dispose();
+            _buffer = _accelerator.Allocate1D<int>(2L * total);
+            Generation++;
         }
         ArrayView<int> device = _buffer.View;
         device.SubView(0, total).CopyFromCPU(stream, ref _host[0], total);
@@ -96,7 +104,7 @@ internal sealed class DeviceBatch : IDisposable
         _current = batch;
     }
 
-    public void Dispose() => _buffer?.Dispose();
+    public void Dispose() => _buffer.Dispose();
 
     /// <summary>Appends sections to the host staging array; each Add or Start returns where its section begins.</summary>
     private ref struct Packer(int[] host)

@@ -10,7 +10,7 @@ namespace Specialized.Backends.Ilgpu;
 /// the sizes are literals in the PTX. The same kernels run on CUDA and, in tests, on ILGPU's CPU accelerator.
 /// All work goes to one stream in order; nothing synchronises inside a step.
 /// </summary>
-public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable where TDims : struct, IQwen2Dims
+public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepReplay, IDisposable where TDims : struct, IQwen2Dims
 {
     private readonly Accelerator _accelerator;
     private readonly AcceleratorStream _stream;
@@ -34,6 +34,10 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
     private readonly int _attentionTargetGroups;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, TDims> _siluMul;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int> _gather;
+    private readonly DecodeGraphs? _decodeGraphs;
+
+    /// <summary>While a decode step is recorded or replayed: the context bucket its attention plans key ranges for.</summary>
+    private int _plannedContext;
 
     public IlgpuKernels(Accelerator accelerator, AcceleratorStream stream, TDims dims, RunnerOptions options, IProgress<EngineLoadProgress>? progress = null)
     {
@@ -83,12 +87,15 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
         _gather = accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(GatherRowsKernel.Run);
 
         progress?.Report(new EngineLoadProgress(EngineLoadStage.AllocatingKvCache));
-        _batch = new DeviceBatch(accelerator, ExtendAttentionKernel.TokensPerBlock(dims.GroupSize));
+        // Room for the index arrays of a full step and the page tables of a full KV pool (twice: shared prefixes repeat).
+        _batch = new DeviceBatch(accelerator, ExtendAttentionKernel.TokensPerBlock(dims.GroupSize),
+            8L * options.MaxBatchTokens + 2L * options.Kv.NumPages + 64);
         var rope = RotaryTable.For(dims, options.MaxPositions);
         _cos = accelerator.Allocate1D(rope.Cos);
         _sin = accelerator.Allocate1D(rope.Sin);
         _empty = accelerator.Allocate1D<float>(1);
-        long cacheLength = (long)options.Kv.Slots * dims.KvSize;
+        // One page past the pool: the scratch page where a replayed decode step's padding sequences write their KV.
+        long cacheLength = (long)(options.Kv.Slots + options.Kv.PageSize) * dims.KvSize;
         _keys = new MemoryBuffer1D<float, Stride1D.Dense>[dims.NumLayers];
         _values = new MemoryBuffer1D<float, Stride1D.Dense>[dims.NumLayers];
         for (int l = 0; l < dims.NumLayers; l++)
@@ -104,6 +111,47 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
             // Split keys only while the groups are fewer than the target, so groups x splits stays under twice it.
             _attentionPartials = accelerator.Allocate1D<float>(2L * _attentionTargetGroups * ExtendAttentionKernel.MaxRows * ExtendAttentionKernel.PartialSize);
         }
+        int graphBatch = Math.Min(options.CudaGraphMaxBatch, Math.Min(options.MaxBatchTokens, options.MaxLogitRows));
+        if (graphBatch > 0) _decodeGraphs = new DecodeGraphs(graphBatch, scratchPage: options.Kv.NumPages);
+    }
+
+    /// <summary>Decode graphs recorded so far (0 without them).</summary>
+    internal int RecordedGraphs => _decodeGraphs?.Recorded ?? 0;
+
+    /// <summary>Decode steps run padded to a graph size (replayed on CUDA, launched on the CPU accelerator).</summary>
+    internal int PaddedSteps { get; private set; }
+
+    /// <summary>
+    /// A decode step, padded to a graph size and replayed from its CUDA graph (recorded on first use). On ILGPU's CPU
+    /// accelerator, which has no graphs, the padded step runs launch by launch: tests check the padding that way.
+    /// </summary>
+    public bool TryRun(ForwardBatch batch, Action<ForwardBatch> forward)
+    {
+        if (_decodeGraphs is null || !_decodeGraphs.Serves(batch)) return false;
+        int size = _decodeGraphs.PaddedSize(batch.TokenCount);
+        ForwardBatch padded = _decodeGraphs.Pad(batch, size);
+        PaddedSteps++;
+        _batch.Use(padded, _stream);
+        int context = DecodeGraphs.ContextBucket(_batch.LongestContext);
+        void Launches()
+        {
+            _plannedContext = context;
+            try
+            {
+                forward(padded);
+            }
+            finally
+            {
+                _plannedContext = 0;
+            }
+        }
+        if (_accelerator.AcceleratorType != AcceleratorType.Cuda)
+        {
+            Launches();
+            return true;
+        }
+        _decodeGraphs.Get(size, context, _batch.Generation, () => CudaGraph.Capture(_stream, Launches)).Launch(_stream);
+        return true;
     }
 
     public void Embed(ForwardBatch batch, Tensor table, Tensor output)
@@ -147,10 +195,11 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
         if (_extendAttention is not null)
         {
             int blocks = _batch.AttentionBlockCount, kvHeads = _dims.NumKvHeads;
-            int splits = KeySplits(blocks * kvHeads, _batch.LongestContext, _attentionTargetGroups);
-            int splitKeys = (_batch.LongestContext + splits - 1) / splits;
+            int context = _plannedContext > 0 ? _plannedContext : _batch.LongestContext;
+            int splits = KeySplits(blocks * kvHeads, context, _attentionTargetGroups);
+            int splitKeys = (context + splits - 1) / splits;
             splitKeys = (splitKeys + 31) / 32 * 32;
-            splits = (_batch.LongestContext + splitKeys - 1) / splitKeys;
+            splits = (context + splitKeys - 1) / splitKeys;
             _extendAttention(_stream, new KernelConfig(new Index3D(blocks, kvHeads, splits), new Index3D(ExtendAttentionKernel.GroupSize, 1, 1)),
                 IlgpuTensor.Of(qkv).F32, IlgpuTensor.Of(output).F32, _keys[layer].View, _values[layer].View, _batch.Positions, _batch.TokenSequence,
                 _batch.PageTable, _batch.PageOffsets, _batch.AttentionBlocks, _attentionPartials!.View, splitKeys, batch.PageSize, slidingWindow, _dims);
@@ -254,6 +303,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDisposable wher
 
     public void Dispose()
     {
+        _decodeGraphs?.Dispose();
         _batch.Dispose();
         _cos.Dispose();
         _sin.Dispose();
