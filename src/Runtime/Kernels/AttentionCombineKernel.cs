@@ -8,7 +8,8 @@ namespace Specialized.Kernels;
 /// Merges the partial softmax states <see cref="ExtendAttentionKernel"/> leaves when it splits the keys: for each query
 /// row, with m_s, l_s and o_s the max, sum and unnormalized output over key range s, the attention output is
 /// Σ_s o_s·e^(m_s − M) / Σ_s l_s·e^(m_s − M) with M = max_s m_s (a range the row saw nothing of has m_s = −∞ and adds
-/// nothing). One group per (block, KV head), a warp per row, each lane up to four elements of the head.
+/// nothing). One group per (block, KV head), a warp per row, each lane up to four elements of the head; the ranges'
+/// maxima and sums are read a range per lane.
 /// </summary>
 internal static class AttentionCombineKernel
 {
@@ -24,24 +25,45 @@ internal static class AttentionCombineKernel
         int g = dims.GroupSize, d = dims.HeadDim;
         int lane = Warp.LaneIdx;
         int groups = (Grid.IdxX * Grid.DimY + kvHead) * splits;
+        const int stride = ExtendAttentionKernel.MaxRows * ExtendAttentionKernel.PartialSize;
         for (int row = Warp.WarpIdx; row < count * g; row += Warps)
         {
+            int rowAt = (groups * ExtendAttentionKernel.MaxRows + row) * ExtendAttentionKernel.PartialSize;
+            // The ranges' maxima and sums are read a range per lane, all at once: one round trip to memory, not one
+            // per range (a batch-1 decode over 1,000 keys has 11 ranges).
             float max = float.NegativeInfinity;
-            for (int s = 0; s < splits; s++) max = XMath.Max(max, partials[((groups + s) * ExtendAttentionKernel.MaxRows + row) * ExtendAttentionKernel.PartialSize]);
+            for (int s = lane; s < splits; s += 32) max = XMath.Max(max, partials[rowAt + s * stride]);
+            for (int offset = 16; offset > 0; offset >>= 1) max = XMath.Max(max, Warp.ShuffleXor(max, offset));
             float sum = 0f, o0 = 0f, o1 = 0f, o2 = 0f, o3 = 0f;
-            for (int s = 0; s < splits; s++)
+            for (int s0 = 0; s0 < splits; s0 += 32)
             {
-                int at = ((groups + s) * ExtendAttentionKernel.MaxRows + row) * ExtendAttentionKernel.PartialSize;
-                float m = partials[at];
-                if (m == float.NegativeInfinity) continue;   // the same for every lane: a range the row saw nothing of
-                float scale = XMath.Exp(m - max);
-                sum += partials[at + 1] * scale;
-                at += 2 + lane;
-                if (lane < d) o0 += partials[at] * scale;
-                if (lane + 32 < d) o1 += partials[at + 32] * scale;
-                if (lane + 64 < d) o2 += partials[at + 64] * scale;
-                if (lane + 96 < d) o3 += partials[at + 96] * scale;
+                int mine = s0 + lane;
+                float m = mine < splits ? partials[rowAt + mine * stride] : float.NegativeInfinity;
+                // A range the row saw nothing of has m = -inf, so weight 0 (its stored sum and output are 0).
+                float scale = m == float.NegativeInfinity ? 0f : XMath.Exp(m - max);
+                if (mine < splits) sum += partials[rowAt + mine * stride + 1] * scale;
+                int n = XMath.Min(32, splits - s0);
+                int at = rowAt + s0 * stride + 2 + lane;
+                // Two ranges a step, their loads issued together.
+                int j = 0;
+                for (; j + 2 <= n; j += 2, at += 2 * stride)
+                {
+                    float w0 = Warp.Shuffle(scale, j), w1 = Warp.Shuffle(scale, j + 1);
+                    if (lane < d) o0 += partials[at] * w0 + partials[at + stride] * w1;
+                    if (lane + 32 < d) o1 += partials[at + 32] * w0 + partials[at + stride + 32] * w1;
+                    if (lane + 64 < d) o2 += partials[at + 64] * w0 + partials[at + stride + 64] * w1;
+                    if (lane + 96 < d) o3 += partials[at + 96] * w0 + partials[at + stride + 96] * w1;
+                }
+                if (j < n)
+                {
+                    float w = Warp.Shuffle(scale, j);
+                    if (lane < d) o0 += partials[at] * w;
+                    if (lane + 32 < d) o1 += partials[at + 32] * w;
+                    if (lane + 64 < d) o2 += partials[at + 64] * w;
+                    if (lane + 96 < d) o3 += partials[at + 96] * w;
+                }
             }
+            sum = KernelMath.WarpSum(sum);
             int outAt = (first + row / g) * dims.QSize + (kvHead * g + row % g) * d + lane;
             float inverse = 1f / sum;
             if (lane < d) output[outAt] = o0 * inverse;

@@ -17,10 +17,12 @@ public sealed class AttentionSplitTests
 {
     private const int Keys = 200, PageSize = 16;
 
+    /// <param name="splits">Key ranges: 3 leaves the combine kernel a range past its pairs; 40 is more than a warp's lanes.</param>
     [Theory]
-    [InlineData(0)]
-    [InlineData(40)]
-    public void Split_keys_merge_to_the_unsplit_result(int window)
+    [InlineData(0, 3, 96)]     // keys 0-95, 96-191, 192-199
+    [InlineData(40, 3, 96)]
+    [InlineData(0, 40, 5)]     // five keys a range
+    public void Split_keys_merge_to_the_unsplit_result(int window, int splits, int splitKeys)
     {
         var dims = new RuntimeDims(ModelConfig.Parse("""
             {"model_type": "qwen2", "vocab_size": 8, "hidden_size": 32, "intermediate_size": 32, "num_hidden_layers": 1,
@@ -45,7 +47,7 @@ public sealed class AttentionSplitTests
         using var table = accelerator.Allocate1D(pageTable);
         using var offsets = accelerator.Allocate1D(new[] { 0 });
         using var blocks = accelerator.Allocate1D(new[] { 0, 1 });
-        using var partials = accelerator.Allocate1D<float>(4 * ExtendAttentionKernel.MaxRows * ExtendAttentionKernel.PartialSize);
+        using var partials = accelerator.Allocate1D<float>(splits * ExtendAttentionKernel.MaxRows * ExtendAttentionKernel.PartialSize);
 
         float[] Attend(int splits, int splitKeys)
         {
@@ -63,7 +65,7 @@ public sealed class AttentionSplitTests
         }
 
         float[] whole = Attend(1, 0);
-        float[] split = Attend(3, 96);   // keys 0-95, 96-191, 192-199
+        float[] split = Attend(splits, splitKeys);
 
         // The same products summed in other groupings and rescaled once more: float32 rounding, ~1e-7 of values of size ~1.
         for (int i = 0; i < whole.Length; i++) Assert.True(Math.Abs(whole[i] - split[i]) < 1e-5, $"element {i}: {split[i]} vs {whole[i]}");
