@@ -15,6 +15,7 @@ Type dims = typeof(Qwen2_5_0_5B_Instruct.Dims);
 (string Kernel, Type? Argument)[] kernels =
 [
     ("TensorCoreGemmKernel", runtime.GetType("Specialized.Kernels.SplitActivations", true)),
+    ("ActivationSplitKernel", runtime.GetType("Specialized.Kernels.SplitActivations", true)),
     ("LinearKernel", null),
     ("ExtendAttentionKernel", dims),
     ("AttentionCombineKernel", dims),

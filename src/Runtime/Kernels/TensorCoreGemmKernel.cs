@@ -29,7 +29,7 @@ internal readonly struct RoundedActivations : IGemmActivations
 /// <summary>
 /// Y[t, n] = Σ_k X[t, k]·W[n, k] (+ b[n]) on tensor cores: PTX <c>mma.sync.m16n8k16</c> on bf16 with float32
 /// accumulation, through ILGPU's inline PTX. A group of 8 warps computes a 64 x 128 tile of Y, each warp a 32 x 32
-/// block (2 x 4 MMA tiles of 16 x 8). Each 32-deep slice of X (converted to bf16 terms) and W is staged in shared
+/// block (2 x 4 MMA tiles of 16 x 8). Each 32-deep slice of X (its bf16 terms, from <see cref="ActivationSplitKernel"/>) and W is staged in shared
 /// memory in rows padded to 20 words, so the eight fragment rows a warp reads at once fall on distinct banks; the next
 /// slice is loaded into registers while the tensor cores work on this one.
 /// Fragment layouts are those of the PTX ISA (mma.m16n8k16, .bf16): with g = lane / 4 and q = lane % 4, A's registers
@@ -51,12 +51,14 @@ internal static class TensorCoreGemmKernel
     /// <summary>Registers a lane shares per emulated MMA (off CUDA only): four of A, two of B.</summary>
     private const int ExchangeWords = 6;
 
-    public static void Run<TActivations>(ArrayView<Float4> x, ArrayView<Bf16x8> weight, ArrayView<float> bias, int hasBias,
+    /// <param name="xHi">The activations' hi bf16 terms [tokens, inDim] (<see cref="ActivationSplitKernel"/>).</param>
+    /// <param name="xLo">Their lo terms, read only with split activations.</param>
+    public static void Run<TActivations>(ArrayView<Bf16x8> xHi, ArrayView<Bf16x8> xLo, ArrayView<Bf16x8> weight, ArrayView<float> bias, int hasBias,
         ArrayView<float> y, int tokens, int inDim, int outDim, TActivations activations)
         where TActivations : struct, IGemmActivations
     {
-        ArrayView<uint> xHi = SharedMemory.Allocate<uint>(TileM * RowWords);
-        ArrayView<uint> xLo = SharedMemory.Allocate<uint>(TileM * RowWords);
+        ArrayView<uint> hiTile = SharedMemory.Allocate<uint>(TileM * RowWords);
+        ArrayView<uint> loTile = SharedMemory.Allocate<uint>(TileM * RowWords);
         ArrayView<uint> ws = SharedMemory.Allocate<uint>(TileN * RowWords);
         // Used only off CUDA (emulated MMAs); where the instruction is real, nothing reads it.
         ArrayView<uint> exchange = SharedMemory.Allocate<uint>(GroupSize * ExchangeWords);
@@ -64,23 +66,24 @@ internal static class TensorCoreGemmKernel
         int g = lane >> 2, q = lane & 3;
         int n0 = Grid.IdxX * TileN, m0 = Grid.IdxY * TileM;
         int warpRow = (warp >> 2) * 32, warpCol = (warp & 3) * 32;
+        int terms = activations.Terms;
 
-        // Each thread stages 8 floats of one X row and 16 bf16 of one W row per slice, in 16-byte loads and stores.
+        // Each thread stages 8 bf16 of one X row (per term) and 16 bf16 of one W row per slice, in 16-byte loads and stores.
         int xRow = t >> 2, xCol = (t & 3) * 8;
         int wRow = t >> 1, wCol = (t & 1) * 16;
-        int xFrom = m0 + xRow < tokens ? ((m0 + xRow) * inDim + xCol) / 4 : -1;
+        int xFrom = m0 + xRow < tokens ? ((m0 + xRow) * inDim + xCol) / 8 : -1;
         int wFrom = n0 + wRow < outDim ? ((n0 + wRow) * inDim + wCol) / 8 : -1;
 
-        Stage next = Load(x, weight, xFrom, wFrom, 0);
+        Stage next = Load(xHi, xLo, weight, xFrom, wFrom, 0, terms);
         Fragment c00 = default, c01 = default, c02 = default, c03 = default;
         Fragment c10 = default, c11 = default, c12 = default, c13 = default;
         for (int k0 = 0; k0 < inDim; k0 += Depth)
         {
             Group.Barrier();
-            next.Store(xHi.Cast<Words4>(), xLo.Cast<Words4>(), ws.Cast<Words4>(), (xRow * RowWords + xCol / 2) / 4, (wRow * RowWords + wCol / 2) / 4,
-                activations.Terms);
+            next.Store(hiTile.Cast<Words4>(), loTile.Cast<Words4>(), ws.Cast<Words4>(), (xRow * RowWords + xCol / 2) / 4, (wRow * RowWords + wCol / 2) / 4,
+                terms);
             Group.Barrier();
-            if (k0 + Depth < inDim) next = Load(x, weight, xFrom, wFrom, k0 + Depth);
+            if (k0 + Depth < inDim) next = Load(xHi, xLo, weight, xFrom, wFrom, k0 + Depth, terms);
 
             for (int step = 0; step < Depth / 16; step++)
             {
@@ -89,9 +92,9 @@ internal static class TensorCoreGemmKernel
                 BFragment b1 = BFragment.Read(ws, (warpCol + 8 + g) * RowWords + k);
                 BFragment b2 = BFragment.Read(ws, (warpCol + 16 + g) * RowWords + k);
                 BFragment b3 = BFragment.Read(ws, (warpCol + 24 + g) * RowWords + k);
-                for (int term = 0; term < activations.Terms; term++)
+                for (int term = 0; term < terms; term++)
                 {
-                    ArrayView<uint> xs = term == 0 ? xHi : xLo;
+                    ArrayView<uint> xs = term == 0 ? hiTile : loTile;
                     AFragment a0 = AFragment.Read(xs, (warpRow + g) * RowWords + k);
                     AFragment a1 = AFragment.Read(xs, (warpRow + 16 + g) * RowWords + k);
                     c00 = Mma(c00, a0, b0, exchange);
@@ -117,13 +120,13 @@ internal static class TensorCoreGemmKernel
         Store(y, bias, hasBias, c13, row + 16, col + 24, tokens, outDim);
     }
 
-    private static Stage Load(ArrayView<Float4> x, ArrayView<Bf16x8> weight, int xFrom, int wFrom, int k0)
+    private static Stage Load(ArrayView<Bf16x8> xHi, ArrayView<Bf16x8> xLo, ArrayView<Bf16x8> weight, int xFrom, int wFrom, int k0, int terms)
     {
         var s = default(Stage);
         if (xFrom >= 0)
         {
-            s.X0 = x[xFrom + k0 / 4];
-            s.X1 = x[xFrom + k0 / 4 + 1];
+            s.XHi = xHi[xFrom + k0 / 8];
+            if (terms == 2) s.XLo = xLo[xFrom + k0 / 8];
         }
         if (wFrom >= 0)
         {
@@ -190,42 +193,19 @@ internal static class TensorCoreGemmKernel
     private static float Dot2(uint a, uint b) =>
         KernelMath.Bf16(a & 0xFFFF) * KernelMath.Bf16(b & 0xFFFF) + KernelMath.Bf16(a >> 16) * KernelMath.Bf16(b >> 16);
 
-    /// <summary>Round to nearest even, as a bf16 bit pattern (the activations are finite).</summary>
-    private static uint ToBf16(float v)
-    {
-        uint bits = Interop.FloatAsInt(v);
-        return (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
-    }
-
     /// <summary>A thread's share of one 32-deep slice, held in registers between its load and its store.</summary>
     private struct Stage
     {
-        public Float4 X0, X1;
-        public Bf16x8 W0, W1;
+        public Bf16x8 XHi, XLo, W0, W1;
 
         /// <summary>Stores at 16-byte offsets (rows are 80 bytes, so every staged row starts 16-byte aligned).</summary>
-        public readonly void Store(ArrayView<Words4> xHi, ArrayView<Words4> xLo, ArrayView<Words4> ws, int xAt, int wAt, int terms)
+        public readonly void Store(ArrayView<Words4> hiTile, ArrayView<Words4> loTile, ArrayView<Words4> ws, int xAt, int wAt, int terms)
         {
-            StoreQuad(xHi, xLo, xAt, X0, X1, terms);
-            ws[wAt] = new Words4((uint)W0.Low, (uint)(W0.Low >> 32), (uint)W0.High, (uint)(W0.High >> 32));
-            ws[wAt + 1] = new Words4((uint)W1.Low, (uint)(W1.Low >> 32), (uint)W1.High, (uint)(W1.High >> 32));
+            hiTile[xAt] = Words4.Of(XHi);
+            if (terms == 2) loTile[xAt] = Words4.Of(XLo);
+            ws[wAt] = Words4.Of(W0);
+            ws[wAt + 1] = Words4.Of(W1);
         }
-
-        // Eight activations as four bf16 pairs of hi terms and, with two terms, four of lo terms.
-        private static void StoreQuad(ArrayView<Words4> xHi, ArrayView<Words4> xLo, int at, Float4 a, Float4 b, int terms)
-        {
-            uint h0 = ToBf16(a.A), h1 = ToBf16(a.B), h2 = ToBf16(a.C), h3 = ToBf16(a.D);
-            uint h4 = ToBf16(b.A), h5 = ToBf16(b.B), h6 = ToBf16(b.C), h7 = ToBf16(b.D);
-            xHi[at] = new Words4(h0 | (h1 << 16), h2 | (h3 << 16), h4 | (h5 << 16), h6 | (h7 << 16));
-            if (terms == 2)
-            {
-                xLo[at] = new Words4(Lo(a.A, h0) | (Lo(a.B, h1) << 16), Lo(a.C, h2) | (Lo(a.D, h3) << 16),
-                    Lo(b.A, h4) | (Lo(b.B, h5) << 16), Lo(b.C, h6) | (Lo(b.D, h7) << 16));
-            }
-        }
-
-        /// <summary>The bf16 of what the hi term leaves of <paramref name="v"/>.</summary>
-        private static uint Lo(float v, uint hi) => ToBf16(v - KernelMath.Bf16(hi));
     }
 
     /// <summary>Four 32-bit words: one 16-byte shared-memory store.</summary>
@@ -233,6 +213,8 @@ internal static class TensorCoreGemmKernel
     private readonly struct Words4(uint a, uint b, uint c, uint d)
     {
         public readonly uint A = a, B = b, C = c, D = d;
+
+        public static Words4 Of(Bf16x8 v) => new((uint)v.Low, (uint)(v.Low >> 32), (uint)v.High, (uint)(v.High >> 32));
     }
 
     /// <summary>An A fragment: rows g, g + 8 at columns 2q.. (R0, R1) and 2q + 8.. (R2, R3).</summary>

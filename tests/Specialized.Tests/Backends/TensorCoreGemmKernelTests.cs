@@ -7,7 +7,7 @@ using Specialized.Tests.Support;
 namespace Specialized.Tests.Backends;
 
 /// <summary>
-/// The tensor-core GEMM's tiling, staging and fragment layouts on ILGPU's CPU accelerator, where the MMA instruction is
+/// The tensor-core GEMM (after the activation split it reads) — its tiling, staging and fragment layouts — on ILGPU's CPU accelerator, where the MMA instruction is
 /// computed from the PTX ISA's fragment layouts by the warp's lanes (on a GPU the instruction itself runs; the device
 /// scripts check that). Shapes are ragged in rows and columns so the edge paths run: 70 x 136 over 64 inputs is 2 x 2
 /// tiles of 64 x 128, two 32-deep slices.
@@ -52,18 +52,24 @@ public sealed class TensorCoreGemmKernelTests
     {
         using var context = Context.Create(builder => builder.CPU(new CPUDevice(32, TensorCoreGemmKernel.GroupSize / 32, 1)));
         using var accelerator = context.GetCPUDevice(0).CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel);
-        var kernel = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, TActivations>(
+        var split = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, TActivations>(ActivationSplitKernel.Run);
+        var kernel = accelerator.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, TActivations>(
             TensorCoreGemmKernel.Run);
         ushort[] bits = w.Select(v => (ushort)(BitConverter.SingleToUInt32Bits(v) >> 16)).ToArray();
         using var xs = accelerator.Allocate1D(x);
+        using var hi = accelerator.Allocate1D<ushort>(x.Length);
+        using var lo = accelerator.Allocate1D<ushort>(x.Length);
         using var ws = accelerator.Allocate1D(bits);
         using var bs = accelerator.Allocate1D(b);
         using var ys = accelerator.Allocate1D<float>(Tokens * OutDim);
         ys.MemSetToZero();
+        ArrayView<Bf16x8> hiOctets = ((ArrayView<ushort>)hi.View).Cast<Bf16x8>(), loOctets = ((ArrayView<ushort>)lo.View).Cast<Bf16x8>();
+        int octets = x.Length / 8;
+        split(accelerator.DefaultStream, new KernelConfig((octets + 255) / 256, 256), ((ArrayView<float>)xs.View).Cast<Float4>(), hiOctets, loOctets, octets, default);
         var tiles = new Index2D((OutDim + TensorCoreGemmKernel.TileN - 1) / TensorCoreGemmKernel.TileN,
             (Tokens + TensorCoreGemmKernel.TileM - 1) / TensorCoreGemmKernel.TileM);
         kernel(accelerator.DefaultStream, new KernelConfig(tiles, new Index2D(TensorCoreGemmKernel.GroupSize, 1)),
-            ((ArrayView<float>)xs.View).Cast<Float4>(), ((ArrayView<ushort>)ws.View).Cast<Bf16x8>(), bs.View, 1, ys.View, Tokens, InDim, OutDim, default);
+            hiOctets, loOctets, ((ArrayView<ushort>)ws.View).Cast<Bf16x8>(), bs.View, 1, ys.View, Tokens, InDim, OutDim, default);
         accelerator.Synchronize();
         return ys.GetAsArray1D();
     }

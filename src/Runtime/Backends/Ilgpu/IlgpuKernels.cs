@@ -25,7 +25,9 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, TDims> _norm;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int> _linear;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, ArrayView<float>, int, int, int>? _gemm;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations>? _tensorCoreGemm;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations>? _tensorCoreGemm;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, SplitActivations>? _splitActivations;
+    private readonly MemoryBuffer1D<ushort, Stride1D.Dense>? _activationTerms;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims> _ropeKv;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>? _attention;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>? _extendAttention;
@@ -64,8 +66,9 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         // head rows of whole 16-byte pieces; the SIMT GEMM and the warp-per-row attention cover the shapes they don't.
         if (accelerator.MaxNumThreadsPerGroup >= GemmKernel.GroupSize)
         {
-            _tensorCoreGemm = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations>(
+            _tensorCoreGemm = accelerator.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations>(
                 TensorCoreGemmKernel.Run);
+            _splitActivations = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, SplitActivations>(ActivationSplitKernel.Run);
             bool everyInputTiles = new[] { dims.HiddenSize, dims.IntermediateSize, dims.QSize }.All(n => n % TensorCoreGemmKernel.Depth == 0);
             if (!everyInputTiles)
             {
@@ -104,6 +107,12 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
             _values[l] = accelerator.Allocate1D<float>(cacheLength);
         }
         _gathered = accelerator.Allocate1D<float>((long)options.MaxLogitRows * dims.HiddenSize);
+        if (_tensorCoreGemm is not null)
+        {
+            // The hi and lo bf16 terms of the widest GEMM input of a full step.
+            long widest = (long)Math.Max(options.MaxBatchTokens, options.MaxLogitRows) * Math.Max(dims.IntermediateSize, Math.Max(dims.HiddenSize, dims.QSize));
+            _activationTerms = accelerator.Allocate1D<ushort>(2 * widest);
+        }
         // Attention groups that keep the GPU busy: two per multiprocessor. Fewer (block, KV head) groups split the keys.
         _attentionTargetGroups = 2 * accelerator.NumMultiprocessors;
         if (_extendAttention is not null)
@@ -282,7 +291,11 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
             || (tokens > LinearKernel.TokensPerWarp && tensorCoreTiles.Size >= WideTensorCoreMinTiles);
         if (_tensorCoreGemm is not null && tensorCores && inDim % TensorCoreGemmKernel.Depth == 0)
         {
-            _tensorCoreGemm(_stream, new KernelConfig(tensorCoreTiles, new Index2D(TensorCoreGemmKernel.GroupSize, 1)), x.Cast<Float4>(), weight.B16Octets,
+            long count = (long)tokens * inDim;
+            ArrayView<ushort> terms = _activationTerms!.View;
+            ArrayView<Bf16x8> hi = terms.SubView(0, count).Cast<Bf16x8>(), lo = terms.SubView(count, count).Cast<Bf16x8>();
+            _splitActivations!(_stream, Elementwise((int)(count / 8)), x.Cast<Float4>(), hi, lo, (int)(count / 8), default);
+            _tensorCoreGemm(_stream, new KernelConfig(tensorCoreTiles, new Index2D(TensorCoreGemmKernel.GroupSize, 1)), hi, lo, weight.B16Octets,
                 bias?.F32 ?? _empty.View, bias is null ? 0 : 1, y, tokens, inDim, outDim, default);
             return;
         }
@@ -310,6 +323,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         _empty.Dispose();
         _gathered.Dispose();
         _attentionPartials?.Dispose();
+        _activationTerms?.Dispose();
         foreach (var b in _keys) b.Dispose();
         foreach (var b in _values) b.Dispose();
     }
