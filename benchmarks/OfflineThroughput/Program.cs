@@ -3,8 +3,10 @@
 // command line the device scripts call.
 //
 //   dotnet OfflineThroughput.dll --model DIR [--num-prompts 1000] [--input-len 1024] [--output-len 256]
-//       [--device auto|cuda|cpu] [--max-running-requests N] [--chunked-prefill-size N] [--disable-cuda-graph] [--seed 1]
-//       [--json FILE]
+//       [--device auto|cuda|cpu] [--max-running-requests N] [--chunked-prefill-size N] [--max-total-tokens N]
+//       [--disable-cuda-graph] [--seed 1] [--json FILE]
+// (--max-total-tokens bounds the KV cache: under Nsight Compute's kernel replay, which saves and restores device
+// memory, the default cache of most of the GPU makes every replay pass take minutes.)
 using Specialized;
 using Specialized.Cli.Bench;
 
@@ -14,6 +16,7 @@ using Engine engine = Engine.Create(options.Model, new EngineOptions
     Device = options.Device,
     MaxRunningRequests = options.MaxRunningRequests,
     ChunkedPrefillSize = options.ChunkedPrefillSize,
+    MaxTotalTokens = options.MaxTotalTokens,
     DisableCudaGraph = options.DisableCudaGraph,
     RandomSeed = options.Seed,
 });
@@ -25,7 +28,7 @@ Console.WriteLine(result.Report());
 if (options.Json is not null) File.WriteAllText(options.Json, result.ToJson());
 
 sealed record Options(string Model, int NumPrompts, int InputLen, int OutputLen, string Device, int? MaxRunningRequests,
-    int? ChunkedPrefillSize, bool DisableCudaGraph, int Seed, string? Json)
+    int? ChunkedPrefillSize, int? MaxTotalTokens, bool DisableCudaGraph, int Seed, string? Json)
 {
     public static Options Parse(string[] args)
     {
@@ -34,6 +37,6 @@ sealed record Options(string Model, int NumPrompts, int InputLen, int OutputLen,
         string model = Get("--model") ?? throw new ArgumentException("--model DIR is required");
         return new Options(model, Int("--num-prompts") ?? 1000, Int("--input-len") ?? 1024, Int("--output-len") ?? 256,
             Get("--device") ?? "auto", Int("--max-running-requests"), Int("--chunked-prefill-size"),
-            args.Contains("--disable-cuda-graph"), Int("--seed") ?? 1, Get("--json"));
+            Int("--max-total-tokens"), args.Contains("--disable-cuda-graph"), Int("--seed") ?? 1, Get("--json"));
     }
 }
