@@ -19,6 +19,21 @@ def load(name):
         return None
 
 
+HBM_GB_S = [("H200", 4800), ("H100", 3350)]  # the SXM cards' HBM bandwidth, GB/s
+
+
+def card():
+    """The GPU's name (first field of gpu.txt's first line, nvidia-smi's) and its HBM bandwidth in GB/s, if known."""
+    try:
+        name = open(os.path.join(d, "gpu.txt")).readline().split(",")[0].strip()
+    except OSError:
+        return "GPU ?", None
+    for key, bandwidth in HBM_GB_S:
+        if key in name:
+            return name, bandwidth
+    return name, None
+
+
 def report(suite):
     files = glob.glob(os.path.join(d, "bdn", f"*{suite}-report.csv"))
     return list(csv.DictReader(open(files[0]))) if files else []
@@ -35,19 +50,34 @@ for row in report("GpuGemmBenchmarks"):
     except ValueError:
         ratio = "-"
     lines.append(f"| GEMM {row.get('Method')} {row.get('Shape')} M={row.get('Tokens')} (TFLOP/s) | {ours} | torch.matmul bf16 {base and f'{base:.1f}'} | {ratio} |")
+gpu, hbm = card()
 for row in report("GpuGemvBenchmarks"):
-    lines.append(f"| GEMV {row.get('Tokens')} token(s) {row.get('Shape')} (weight GB/s) | {row.get('GB/s')} | H100 HBM3 3350 | {float(row.get('GB/s', 0) or 0) / 3350:.2f} |")
+    try:
+        ratio = f"{float(row.get('GB/s')) / hbm:.2f}" if hbm else "-"
+    except (TypeError, ValueError):
+        ratio = "-"
+    lines.append(f"| GEMV {row.get('Tokens')} token(s) {row.get('Shape')} (weight GB/s) | {row.get('GB/s')} | {gpu} HBM {hbm or '?'} | {ratio} |")
 for row in report("GpuLayerBenchmarks"):
     lines.append(f"| layer op {row.get('Op')}, {row.get('Step')} (mean) | {row.get('Mean')} | - | - |")
 for row in report("GpuModelBenchmarks"):
     lines.append(f"| runner {row.get('Method')} (tok/s) | {row.get('tok/s')} | - | - |")
 bs1 = load("decode_bs1.json")
 hf = load("hf_eager.json")
+tc = load("torch_compiled.json") or {}
+tc_tok, tc_ms = tc.get("tok_s"), tc.get("ms_per_token")
+tc_name = f"PyTorch gpt-fast recipe, {tc.get('method')}" if tc.get("method") else f"PyTorch compiled: {tc.get('error', 'no result')}"
 if bs1:
     hf_tok = hf and hf.get("tok_s")
     lines.append(f"| engine decode batch 1, prompt 128 (output tok/s) | {bs1['output_throughput']:.1f} | HF eager bf16 {hf_tok and f'{hf_tok:.1f}'} | "
                  f"{(bs1['output_throughput'] / hf_tok) if hf_tok else float('nan'):.1f} |")
-    lines.append(f"| engine decode batch 1: median ITL (ms) | {bs1['median_itl_ms']:.2f} | - | - |")
+    lines.append(f"| engine decode batch 1, prompt 128, {tc.get('new_tokens', '?')} new (output tok/s) | {bs1['output_throughput']:.1f} | "
+                 f"{tc_name} {tc_tok and f'{tc_tok:.1f}'} | {(bs1['output_throughput'] / tc_tok) if tc_tok else float('nan'):.2f} |")
+    lines.append(f"| engine decode batch 1: median ITL (ms, lower is better) | {bs1['median_itl_ms']:.2f} | "
+                 f"{tc_name} decode step {tc_ms and f'{tc_ms:.3f}'} | {(bs1['median_itl_ms'] / tc_ms) if tc_ms else float('nan'):.2f} |")
+if tc:
+    lines.append(f"| torch compiled baseline: HF greedy agreement, compile s, manual CUDA graph step (ms) | - | "
+                 f"{tc.get('hf_leading_agreement')}/{tc.get('hf_checked_tokens')}, {tc.get('compile_seconds')}, "
+                 f"{(tc.get('manual_cuda_graph') or {}).get('ms_per_token')} | - |")
 off = load("offline_throughput.json")
 if off:
     lines.append(f"| offline throughput {off['num_prompts']}x{off['input_len']}/{off['output_len']} (output tok/s) | {off['output_throughput']:.1f} | target 60000 | {off['output_throughput'] / 60000:.3f} |")

@@ -52,6 +52,11 @@ timeout 240 dotnet .device/app/OfflineThroughput.dll --model $ck --device cuda -
 echo "== HF transformers eager generate, batch 1"
 timeout 120 python3 tools/device/torch_baselines.py hf-eager --checkpoint $ck --out $OUT/hf_eager.json 2>&1 | tail -2 | tee $OUT/hf_eager.log
 
+echo "== PyTorch compiled (gpt-fast recipe), batch 1, prompt 128, 256 new tokens"
+timeout 420 python3 tools/device/torch_baselines.py compiled --checkpoint $ck --out $OUT/torch_compiled.json --prompt 128 --new 256 2>&1 \
+  | tee /tmp/torch_compiled_full.log | tail -4 | tee $OUT/torch_compiled.log
+tail -300 /tmp/torch_compiled_full.log > $OUT/torch_compiled_full.log
+
 if [ -n "${PROFILE:-}" ]; then
   echo "== Nsight: per-kernel GPU time of one 1024-token prompt (PROFILE=1)"
   bash tools/device/profile-kernels.sh 1 1024 2 2>&1 | tail -40 | tee $OUT/profile.log
