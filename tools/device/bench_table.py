@@ -74,6 +74,10 @@ if bs1:
                  f"{tc_name} {tc_tok and f'{tc_tok:.1f}'} | {(bs1['output_throughput'] / tc_tok) if tc_tok else float('nan'):.2f} |")
     lines.append(f"| engine decode batch 1: median ITL (ms, lower is better) | {bs1['median_itl_ms']:.2f} | "
                  f"{tc_name} decode step {tc_ms and f'{tc_ms:.3f}'} | {(bs1['median_itl_ms'] / tc_ms) if tc_ms else float('nan'):.2f} |")
+launches = load("decode_bs1_launches.json")
+if bs1 and launches:
+    lines.append(f"| engine decode batch 1: CUDA graphs against launch by launch (output tok/s) | {bs1['output_throughput']:.1f} | "
+                 f"--disable-cuda-graph {launches['output_throughput']:.1f} | {bs1['output_throughput'] / launches['output_throughput']:.2f} |")
 if tc:
     lines.append(f"| torch compiled baseline: HF greedy agreement, compile s, manual CUDA graph step (ms) | - | "
                  f"{tc.get('hf_leading_agreement')}/{tc.get('hf_checked_tokens')}, {tc.get('compile_seconds')}, "
