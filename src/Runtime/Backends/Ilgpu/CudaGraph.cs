@@ -26,8 +26,7 @@ internal sealed class CudaGraph : IDisposable
     public static CudaGraph Capture(AcceleratorStream stream, Action launches)
     {
         IntPtr handle = ((CudaStream)stream).StreamPtr;
-        // Relaxed: no other CUDA call (another thread's, or one ILGPU makes around a launch) is refused meanwhile;
-        // the mode measured to capture ILGPU launches correctly (../shared/GPU.md).
+        // Relaxed: no other CUDA call (another thread's, or one ILGPU makes around a launch) is refused meanwhile.
         Check(cuStreamBeginCapture_v2(handle, CaptureModeRelaxed), "cuStreamBeginCapture");
         IntPtr graph = IntPtr.Zero;
         try
