@@ -17,8 +17,8 @@ internal static class ActivationSplitKernel
         int i = Grid.GlobalIndex.X;
         if (i >= octets) return;
         Float4 a = x[2 * i], b = x[2 * i + 1];
-        uint h0 = ToBf16(a.A), h1 = ToBf16(a.B), h2 = ToBf16(a.C), h3 = ToBf16(a.D);
-        uint h4 = ToBf16(b.A), h5 = ToBf16(b.B), h6 = ToBf16(b.C), h7 = ToBf16(b.D);
+        uint h0 = Mma.ToBf16(a.A), h1 = Mma.ToBf16(a.B), h2 = Mma.ToBf16(a.C), h3 = Mma.ToBf16(a.D);
+        uint h4 = Mma.ToBf16(b.A), h5 = Mma.ToBf16(b.B), h6 = Mma.ToBf16(b.C), h7 = Mma.ToBf16(b.D);
         hi[i] = Pack(h0, h1, h2, h3, h4, h5, h6, h7);
         if (activations.Terms == 2)
         {
@@ -32,13 +32,6 @@ internal static class ActivationSplitKernel
         High = e4 | ((ulong)e5 << 16) | ((ulong)e6 << 32) | ((ulong)e7 << 48),
     };
 
-    /// <summary>Round to nearest even, as a bf16 bit pattern (the activations are finite).</summary>
-    private static uint ToBf16(float v)
-    {
-        uint bits = Interop.FloatAsInt(v);
-        return (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
-    }
-
     /// <summary>The bf16 of what the hi term leaves of <paramref name="v"/>.</summary>
-    private static uint Lo(float v, uint hi) => ToBf16(v - KernelMath.Bf16(hi));
+    private static uint Lo(float v, uint hi) => Mma.ToBf16(v - KernelMath.Bf16(hi));
 }

@@ -1,0 +1,139 @@
+using ILGPU;
+using ILGPU.Runtime.Cuda;
+
+namespace Specialized.Kernels;
+
+/// <summary>
+/// The tensor-core instruction the tensor-core kernels share: PTX <c>mma.sync.m16n8k16</c> on bf16 with float32
+/// accumulation, through ILGPU's inline PTX, and its fragments. Fragment layouts are those of the PTX ISA
+/// (mma.m16n8k16, .bf16): with g = lane / 4 and q = lane % 4, A's registers hold rows g and g + 8 at columns 2q, 2q + 1
+/// (and + 8); B's hold column g at rows 2q, 2q + 1 (and + 8); C's hold rows g, g + 8 at columns 2q and 2q + 1. A 32-bit
+/// register holds two bf16, the lower column (or row, for B) in its low half. Off CUDA (ILGPU's CPU accelerator in
+/// tests) the same instruction is computed from those layouts by the warp's lanes, so the kernels' tiling is tested
+/// everywhere and only the instruction itself needs a GPU.
+/// </summary>
+internal static class Mma
+{
+    /// <summary>Registers a lane shares per emulated MMA (off CUDA only): four of A, two of B.</summary>
+    public const int ExchangeWords = 6;
+
+    /// <summary>
+    /// D = A·B + C for one 16 x 8 x 16 tile, across the warp. <paramref name="exchange"/> is the group's shared scratch
+    /// of <see cref="ExchangeWords"/> words a thread, read only off CUDA (where nothing else is needed).
+    /// </summary>
+    public static CFragment Multiply(CFragment c, AFragment a, BFragment b, ArrayView<uint> exchange)
+    {
+        if (!CudaAsm.IsSupported) return Emulated(c, a, b, exchange);
+        Ref<float> d0 = c.C0, d1 = c.C1, d2 = c.C2, d3 = c.C3;
+        Input<uint> a0 = a.R0, a1 = a.R1, a2 = a.R2, a3 = a.R3, b0 = b.R0, b1 = b.R1;
+        CudaAsm.EmitRef(
+            "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};",
+            ref d0, ref d1, ref d2, ref d3, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1);
+        return new CFragment(d0.Value, d1.Value, d2.Value, d3.Value);
+    }
+
+    // The instruction computed from the ISA's fragment layouts: the four lanes of a group together hold a row of A
+    // (k = 2j, 2j + 1 in lane 4g + j's first registers, k + 8 in its others) and a column of B likewise. The lanes
+    // swap registers through shared memory: one warp barrier, where 32 shuffles would cost the simulator far more.
+    private static CFragment Emulated(CFragment c, AFragment a, BFragment b, ArrayView<uint> exchange)
+    {
+        int lane = Warp.LaneIdx, g = lane >> 2, q = lane & 3;
+        ArrayView<uint> mine = exchange.SubView(Warp.WarpIdx * 32 * ExchangeWords, 32 * ExchangeWords);
+        int at = lane * ExchangeWords;
+        mine[at] = a.R0; mine[at + 1] = a.R1; mine[at + 2] = a.R2; mine[at + 3] = a.R3; mine[at + 4] = b.R0; mine[at + 5] = b.R1;
+        Warp.Barrier();
+        float d0 = c.C0, d1 = c.C1, d2 = c.C2, d3 = c.C3;
+        for (int j = 0; j < 4; j++)
+        {
+            int rows = (4 * g + j) * ExchangeWords, left = (8 * q + j) * ExchangeWords, right = (8 * q + 4 + j) * ExchangeWords;
+            uint top = mine[rows], bottom = mine[rows + 1], top8 = mine[rows + 2], bottom8 = mine[rows + 3];
+            uint l = mine[left + 4], l8 = mine[left + 5], r = mine[right + 4], r8 = mine[right + 5];
+            d0 += Dot2(top, l) + Dot2(top8, l8);
+            d1 += Dot2(top, r) + Dot2(top8, r8);
+            d2 += Dot2(bottom, l) + Dot2(bottom8, l8);
+            d3 += Dot2(bottom, r) + Dot2(bottom8, r8);
+        }
+        Warp.Barrier();
+        return new CFragment(d0, d1, d2, d3);
+    }
+
+    private static float Dot2(uint a, uint b) =>
+        KernelMath.Bf16(a & 0xFFFF) * KernelMath.Bf16(b & 0xFFFF) + KernelMath.Bf16(a >> 16) * KernelMath.Bf16(b >> 16);
+
+    /// <summary>Round to nearest even, as a bf16 bit pattern (the values are finite).</summary>
+    public static uint ToBf16(float v)
+    {
+        uint bits = Interop.FloatAsInt(v);
+        return (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
+    }
+
+    /// <summary>
+    /// bf16(<paramref name="low"/>) in the low half and bf16(<paramref name="high"/>) in the high half, rounded to
+    /// nearest even: on CUDA one <c>cvt.rn.bf16x2.f32</c> (which puts its first source in the high half).
+    /// </summary>
+    public static uint Pack(float low, float high)
+    {
+        if (!CudaAsm.IsSupported) return ToBf16(low) | (ToBf16(high) << 16);
+        Output<uint> d = default;
+        Input<float> a = high, b = low;
+        CudaAsm.EmitRef("cvt.rn.bf16x2.f32 %0, %1, %2;", ref d, ref a, ref b);
+        return d.Value;
+    }
+}
+
+/// <summary>
+/// Two values as bf16 terms, hi = bf16(x) and lo = bf16(x − hi), each a packed pair (the first value in the low half):
+/// x is then carried to ~2^-17 of itself (each rounding keeps 8 significant bits), where hi alone carries it to 2^-9.
+/// </summary>
+internal readonly struct Bf16Split(uint hi, uint lo)
+{
+    public readonly uint Hi = hi, Lo = lo;
+
+    public static Bf16Split Of(float low, float high)
+    {
+        uint hi = Mma.Pack(low, high);
+        return new Bf16Split(hi, Mma.Pack(low - KernelMath.Bf16(hi & 0xFFFF), high - Interop.IntAsFloat(hi & 0xFFFF0000u)));
+    }
+}
+
+/// <summary>An A fragment: rows g, g + 8 at columns 2q.. (R0, R1) and 2q + 8.. (R2, R3).</summary>
+internal readonly struct AFragment(uint r0, uint r1, uint r2, uint r3)
+{
+    public readonly uint R0 = r0, R1 = r1, R2 = r2, R3 = r3;
+
+    /// <summary>From a staged row-major tile at the word of (row g, column pair q) of this 16-row block and k16 step.</summary>
+    public static AFragment Read(ArrayView<uint> tile, int at, int rowWords) =>
+        new(tile[at], tile[at + 8 * rowWords], tile[at + 4], tile[at + 8 * rowWords + 4]);
+}
+
+/// <summary>A B fragment: column g at rows 2q.. (R0) and 2q + 8.. (R1).</summary>
+internal readonly struct BFragment(uint r0, uint r1)
+{
+    public readonly uint R0 = r0, R1 = r1;
+
+    /// <summary>From a tile staged with B's columns as rows (k along the row), at the word of (column g, row pair q).</summary>
+    public static BFragment Read(ArrayView<uint> tile, int at) => new(tile[at], tile[at + 4]);
+}
+
+/// <summary>A C/D fragment: rows g (C0, C1) and g + 8 (C2, C3) at columns 2q, 2q + 1.</summary>
+internal readonly struct CFragment(float c0, float c1, float c2, float c3)
+{
+    public readonly float C0 = c0, C1 = c1, C2 = c2, C3 = c3;
+
+    /// <summary>Row g's values times <paramref name="top"/>, row g + 8's times <paramref name="bottom"/>.</summary>
+    public CFragment Scale(float top, float bottom) => new(C0 * top, C1 * top, C2 * bottom, C3 * bottom);
+}
+
+/// <summary>Four 32-bit words: one 16-byte shared-memory store.</summary>
+[System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential, Size = 16)]
+internal readonly struct Words4(uint a, uint b, uint c, uint d)
+{
+    public readonly uint A = a, B = b, C = c, D = d;
+}
+
+/// <summary>Two 32-bit words: one 8-byte shared-memory store.</summary>
+[System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential, Size = 8)]
+internal readonly struct Words2(uint a, uint b)
+{
+    public readonly uint A = a, B = b;
+}
