@@ -18,6 +18,7 @@ Type dims = typeof(Qwen2_5_0_5B_Instruct.Dims);
     ("ActivationSplitKernel", runtime.GetType("Specialized.Kernels.SplitActivations", true)),
     ("LinearKernel", null),
     ("ExtendAttentionKernel", dims),
+    ("TensorCoreAttentionKernel", dims),
     ("AttentionCombineKernel", dims),
     ("RmsNormKernel", dims),
     ("RopeKvKernel", dims),
