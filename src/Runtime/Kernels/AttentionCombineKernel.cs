@@ -5,19 +5,20 @@ using Specialized.Models;
 namespace Specialized.Kernels;
 
 /// <summary>
-/// Merges the partial softmax states <see cref="ExtendAttentionKernel"/> leaves when it splits the keys: for each query
+/// Merges the partial softmax states <see cref="ExtendAttentionKernel"/> and <see cref="TensorCoreAttentionKernel"/> leave
+/// when they split the keys (<c>rowsPerGroup</c> rows of <see cref="ExtendAttentionKernel.PartialSize"/> floats per
+/// group, the kernel's row capacity; <c>blocks</c> the block list that kernel ran on): for each query
 /// row, with m_s, l_s and o_s the max, sum and unnormalized output over key range s, the attention output is
 /// Σ_s o_s·e^(m_s − M) / Σ_s l_s·e^(m_s − M) with M = max_s m_s (a range the row saw nothing of has m_s = −∞ and adds
 /// nothing). One group per (block, KV head), a warp per row, each lane up to four elements of the head; the ranges'
-/// maxima and sums are read a range per lane.
+/// maxima and sums are read a range per lane. Groups of <see cref="GroupSize"/> threads, or fewer where the device
+/// allows fewer (the warps take the rows in turn).
 /// </summary>
 internal static class AttentionCombineKernel
 {
     public const int GroupSize = 256;
 
-    private const int Warps = GroupSize / 32;
-
-    public static void Run<TDims>(ArrayView<float> partials, ArrayView<float> output, ArrayView<int> blocks, int splits, TDims dims)
+    public static void Run<TDims>(ArrayView<float> partials, ArrayView<float> output, ArrayView<int> blocks, int splits, int rowsPerGroup, TDims dims)
         where TDims : struct, IQwen2Dims
     {
         int first = blocks[2 * Grid.IdxX], count = blocks[2 * Grid.IdxX + 1];
@@ -25,10 +26,10 @@ internal static class AttentionCombineKernel
         int g = dims.GroupSize, d = dims.HeadDim;
         int lane = Warp.LaneIdx;
         int groups = (Grid.IdxX * Grid.DimY + kvHead) * splits;
-        const int stride = ExtendAttentionKernel.MaxRows * ExtendAttentionKernel.PartialSize;
-        for (int row = Warp.WarpIdx; row < count * g; row += Warps)
+        int stride = rowsPerGroup * ExtendAttentionKernel.PartialSize;
+        for (int row = Warp.WarpIdx; row < count * g; row += Group.DimX / 32)
         {
-            int rowAt = (groups * ExtendAttentionKernel.MaxRows + row) * ExtendAttentionKernel.PartialSize;
+            int rowAt = (groups * rowsPerGroup + row) * ExtendAttentionKernel.PartialSize;
             // The ranges' maxima and sums are read a range per lane, all at once: one round trip to memory, not one
             // per range (a batch-1 decode over 1,000 keys has 11 ranges).
             float max = float.NegativeInfinity;

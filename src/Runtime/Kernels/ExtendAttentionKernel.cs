@@ -12,7 +12,8 @@ namespace Specialized.Kernels;
 /// two rows: lane j scores key j of the tile against the row's query, the warp folds the 32 scores into an online
 /// softmax, and each lane accumulates up to four elements of the head from the staged values. K is staged transposed
 /// with a padded stride so the 32 lanes' reads of one query element fall on distinct banks. Serves prefill chunks
-/// (attending to the cached prefix and themselves) and decode tokens (a block of one token) alike.
+/// (attending to the cached prefix and themselves) and decode tokens (a block of one token) alike; where
+/// <see cref="TensorCoreAttentionKernel"/> is loaded, it takes the steps of two tokens a sequence or more.
 /// When there are too few (block, KV head) groups to fill the GPU (a small decode batch over a long context), the keys
 /// are split: grid.Z groups each attend to one range of <c>splitKeys</c> keys and leave their rows' partial softmax
 /// state (max, sum, unnormalized output) in <c>partials</c>, which <see cref="AttentionCombineKernel"/> merges.

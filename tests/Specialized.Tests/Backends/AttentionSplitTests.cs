@@ -38,7 +38,7 @@ public sealed class AttentionSplitTests
         using var accelerator = context.GetCPUDevice(0).CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel);
         var attend = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>,
             ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, RuntimeDims>(ExtendAttentionKernel.Run);
-        var combine = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, int, RuntimeDims>(AttentionCombineKernel.Run);
+        var combine = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, RuntimeDims>(AttentionCombineKernel.Run);
         using var q = accelerator.Allocate1D(qkv);
         using var k = accelerator.Allocate1D(keys);
         using var v = accelerator.Allocate1D(values);
@@ -58,7 +58,7 @@ public sealed class AttentionSplitTests
             if (splits > 1)
             {
                 combine(accelerator.DefaultStream, new KernelConfig(new Index2D(1, 1), new Index2D(AttentionCombineKernel.GroupSize, 1)),
-                    partials.View, output.View, blocks.View, splits, dims);
+                    partials.View, output.View, blocks.View, splits, ExtendAttentionKernel.MaxRows, dims);
             }
             accelerator.Synchronize();
             return output.GetAsArray1D();

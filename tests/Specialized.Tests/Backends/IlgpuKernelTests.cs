@@ -88,8 +88,9 @@ public sealed class IlgpuKernelTests
     }
 
     /// <summary>
-    /// Two sequences in one batch, then both decoding: with 2 query heads per KV head a block holds 8 tokens, so the
-    /// 10-token prompt spans two blocks and the blocks of different sequences sit side by side.
+    /// Two sequences in one batch (a prefill step: the tensor-core attention, the sequences' blocks side by side), then
+    /// A decoding while B brings two tokens: 3 tokens over 2 sequences is a decode-like step, so the SIMT block kernel
+    /// runs it, B's two tokens sharing a block (one holds 8 tokens with 2 query heads per KV head).
     /// </summary>
     [Fact]
     public void Block_attention_over_two_sequences_matches_the_cpu_backend()
@@ -101,11 +102,12 @@ public sealed class IlgpuKernelTests
         var model = new RandomModel(spec, seed: 13);
         using var cpu = model.Runner(new GenericQwen2Model(spec), Options);
         using var gpu = model.Runner(new GenericQwen2Model(spec), Options, IlgpuBackend.CreateCpuSimulator(warpsPerGroup: 8));
-        int[] a = [6, 1, 4], b = [3];
+        int[] a = [6, 1, 4], b = [3, 5];
         int[] promptA = [4, 9, 13, 2, 7, 7, 21, 0, 5, 11], promptB = [17, 8, 1];
         var prefill = new ForwardBatch([.. promptA, .. promptB], [.. Enumerable.Range(0, 10), .. Enumerable.Range(0, 3)], [0, 10, 13], [0, 0],
             [a, b], Options.Kv.PageSize, Enumerable.Range(0, 13).ToArray());
-        var decode = new ForwardBatch([2, 19], [10, 3], [0, 1, 2], [10, 3], [a, b], Options.Kv.PageSize, [0, 1]);
+        var decode = new ForwardBatch([2, 19, 6], [10, 3, 4], [0, 1, 3], [10, 3], [a, b], Options.Kv.PageSize, [0, 1, 2]);
+        Assert.False(IlgpuKernels<RuntimeDims>.UseTensorCoreAttention(decode.TokenCount, decode.SequenceCount));
         foreach (ForwardBatch step in new[] { prefill, decode })
         {
             float[] expected = cpu.Forward(step).Logits.ToArray();

@@ -13,17 +13,21 @@ namespace Specialized.Backends.Ilgpu;
 internal sealed class DeviceBatch : IDisposable
 {
     private readonly Accelerator _accelerator;
-    private readonly int _attentionBlockTokens;
+    private readonly int _attentionBlockTokens, _tensorCoreBlockTokens;
     private MemoryBuffer1D<int, Stride1D.Dense> _buffer;
     private int[] _host = new int[64];
     private ForwardBatch? _current;
 
     /// <param name="attentionBlockTokens">The most tokens of one sequence an attention block takes.</param>
+    /// <param name="tensorCoreBlockTokens">
+    /// The same for the tensor-core attention's blocks, listed apart; 0 where that kernel is not loaded (no list).
+    /// </param>
     /// <param name="initialLength">Ints to allocate up front, so that usual batches never move the buffer.</param>
-    public DeviceBatch(Accelerator accelerator, int attentionBlockTokens, long initialLength)
+    public DeviceBatch(Accelerator accelerator, int attentionBlockTokens, int tensorCoreBlockTokens, long initialLength)
     {
         _accelerator = accelerator;
         _attentionBlockTokens = attentionBlockTokens;
+        _tensorCoreBlockTokens = tensorCoreBlockTokens;
         _buffer = accelerator.Allocate1D<int>(Math.Max(64, initialLength));
     }
 
@@ -43,6 +47,11 @@ internal sealed class DeviceBatch : IDisposable
 
     public int AttentionBlockCount { get; private set; }
 
+    /// <summary>The same runs for the tensor-core attention, of its block size (empty where it is not loaded).</summary>
+    public ArrayView<int> TensorCoreAttentionBlocks { get; private set; }
+
+    public int TensorCoreAttentionBlockCount { get; private set; }
+
     /// <summary>The longest context of the batch's sequences: cached tokens plus this step's.</summary>
     public int LongestContext { get; private set; }
 
@@ -51,14 +60,14 @@ internal sealed class DeviceBatch : IDisposable
     {
         if (ReferenceEquals(batch, _current)) return;
         int tokens = batch.TokenCount, sequences = batch.SequenceCount;
-        int pages = 0, blocks = 0, longest = 0;
+        int pages = 0, longest = 0;
         for (int s = 0; s < sequences; s++)
         {
             longest = Math.Max(longest, batch.CachedLengths[s] + batch.SequenceStarts[s + 1] - batch.SequenceStarts[s]);
             pages += batch.PageTables[s].Length;
-            blocks += (batch.SequenceStarts[s + 1] - batch.SequenceStarts[s] + _attentionBlockTokens - 1) / _attentionBlockTokens;
         }
-        int total = 4 * tokens + pages + sequences + batch.LogitRows.Length + 2 * blocks;
+        int blocks = BlockCount(batch, _attentionBlockTokens), tensorCoreBlocks = BlockCount(batch, _tensorCoreBlockTokens);
+        int total = 4 * tokens + pages + sequences + batch.LogitRows.Length + 2 * blocks + 2 * tensorCoreBlocks;
         if (_host.Length < total) _host = new int[Math.Max(total, 2 * _host.Length)];
 
         var packer = new Packer(_host);
@@ -68,15 +77,8 @@ internal sealed class DeviceBatch : IDisposable
         int offsets = packer.Start();
         for (int s = 0, at = 0; s < sequences; at += batch.PageTables[s].Length, s++) packer.Put(at);
         int logitRows = packer.Add(batch.LogitRows);
-        int attentionBlocks = packer.Start();
-        for (int s = 0; s < sequences; s++)
-        {
-            for (int t = batch.SequenceStarts[s]; t < batch.SequenceStarts[s + 1]; t += _attentionBlockTokens)
-            {
-                packer.Put(t);
-                packer.Put(Math.Min(_attentionBlockTokens, batch.SequenceStarts[s + 1] - t));
-            }
-        }
+        int attentionBlocks = PutBlocks(ref packer, batch, _attentionBlockTokens);
+        int tensorCoreAttentionBlocks = PutBlocks(ref packer, batch, _tensorCoreBlockTokens);
         int pageTable = packer.Start();
         for (int s = 0; s < sequences; s++) packer.Add(batch.PageTables[s]);
 
@@ -100,11 +102,38 @@ internal sealed class DeviceBatch : IDisposable
         LogitRows = Section(logitRows, batch.LogitRows.Length);
         AttentionBlocks = Section(attentionBlocks, 2 * blocks);
         AttentionBlockCount = blocks;
+        TensorCoreAttentionBlocks = Section(tensorCoreAttentionBlocks, 2 * tensorCoreBlocks);
+        TensorCoreAttentionBlockCount = tensorCoreBlocks;
         LongestContext = longest;
         _current = batch;
     }
 
     public void Dispose() => _buffer.Dispose();
+
+    /// <summary>Blocks of at most <paramref name="size"/> consecutive tokens of one sequence (none for size 0).</summary>
+    private static int BlockCount(ForwardBatch batch, int size)
+    {
+        if (size == 0) return 0;
+        int blocks = 0;
+        for (int s = 0; s < batch.SequenceCount; s++) blocks += (batch.SequenceStarts[s + 1] - batch.SequenceStarts[s] + size - 1) / size;
+        return blocks;
+    }
+
+    /// <summary>Appends the (first token, token count) pairs of <see cref="BlockCount"/>'s blocks; returns where they start.</summary>
+    private static int PutBlocks(ref Packer packer, ForwardBatch batch, int size)
+    {
+        int start = packer.Start();
+        if (size == 0) return start;
+        for (int s = 0; s < batch.SequenceCount; s++)
+        {
+            for (int t = batch.SequenceStarts[s]; t < batch.SequenceStarts[s + 1]; t += size)
+            {
+                packer.Put(t);
+                packer.Put(Math.Min(size, batch.SequenceStarts[s + 1] - t));
+            }
+        }
+        return start;
+    }
 
     /// <summary>Appends sections to the host staging array; each Add or Start returns where its section begins.</summary>
     private ref struct Packer(int[] host)

@@ -63,11 +63,12 @@ public sealed class IlgpuBackend : IBackend
 
     /// <summary>
     /// ILGPU's CPU accelerator with 32-lane warps, as the kernels assume: for tests on tiny shapes. One warp a group
-    /// keeps the simulation fast; 8 lets the 256-thread GEMM run (it is skipped on smaller groups).
+    /// keeps the simulation fast; 8 lets the 256-thread GEMM run (it is skipped on smaller groups). More multiprocessors
+    /// raise the groups attention aims for (two a multiprocessor), so a test can make it split its keys.
     /// </summary>
-    public static IlgpuBackend CreateCpuSimulator(int warpsPerGroup = 1)
+    public static IlgpuBackend CreateCpuSimulator(int warpsPerGroup = 1, int multiprocessors = 1)
     {
-        Context context = Context.Create(b => b.CPU(new CPUDevice(32, warpsPerGroup, 1)).EnableAlgorithms().Optimize(KernelOptimization));
+        Context context = Context.Create(b => b.CPU(new CPUDevice(32, warpsPerGroup, multiprocessors)).EnableAlgorithms().Optimize(KernelOptimization));
         return new IlgpuBackend(context, context.GetCPUDevice(0).CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel));
     }
 

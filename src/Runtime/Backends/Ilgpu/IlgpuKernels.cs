@@ -31,7 +31,8 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims> _ropeKv;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>? _attention;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>? _extendAttention;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, TDims>? _combineAttention;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>? _tensorCoreAttention;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, TDims>? _combineAttention;
     private readonly MemoryBuffer1D<float, Stride1D.Dense>? _attentionPartials;
     private readonly int _attentionTargetGroups;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, TDims> _siluMul;
@@ -80,11 +81,20 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         {
             _extendAttention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(
                 ExtendAttentionKernel.Run);
-            _combineAttention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, int, TDims>(AttentionCombineKernel.Run);
         }
         else
         {
             _attention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>(AttentionKernel.Run);
+        }
+        // Prefill attention on tensor cores: head rows of whole k16 steps, at most 64 query heads per KV head.
+        if (accelerator.MaxNumThreadsPerGroup >= TensorCoreAttentionKernel.GroupSize && TensorCoreAttentionKernel.Supports(dims))
+        {
+            _tensorCoreAttention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(
+                TensorCoreAttentionKernel.Run);
+        }
+        if (_extendAttention is not null || _tensorCoreAttention is not null)
+        {
+            _combineAttention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, TDims>(AttentionCombineKernel.Run);
         }
         _siluMul = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, TDims>(SiluMulKernel.Run);
         _gather = accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(GatherRowsKernel.Run);
@@ -92,7 +102,8 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         progress?.Report(new EngineLoadProgress(EngineLoadStage.AllocatingKvCache));
         // Room for the index arrays of a full step and the page tables of a full KV pool (twice: shared prefixes repeat).
         _batch = new DeviceBatch(accelerator, ExtendAttentionKernel.TokensPerBlock(dims.GroupSize),
-            8L * options.MaxBatchTokens + 2L * options.Kv.NumPages + 64);
+            _tensorCoreAttention is null ? 0 : TensorCoreAttentionKernel.TokensPerBlock(dims.GroupSize),
+            10L * options.MaxBatchTokens + 2L * options.Kv.NumPages + 64);
         var rope = RotaryTable.For(dims, options.MaxPositions);
         _cos = accelerator.Allocate1D(rope.Cos);
         _sin = accelerator.Allocate1D(rope.Sin);
@@ -115,10 +126,11 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         }
         // Attention groups that keep the GPU busy: two per multiprocessor. Fewer (block, KV head) groups split the keys.
         _attentionTargetGroups = 2 * accelerator.NumMultiprocessors;
-        if (_extendAttention is not null)
+        if (_combineAttention is not null)
         {
             // Split keys only while the groups are fewer than the target, so groups x splits stays under twice it.
-            _attentionPartials = accelerator.Allocate1D<float>(2L * _attentionTargetGroups * ExtendAttentionKernel.MaxRows * ExtendAttentionKernel.PartialSize);
+            int rows = _tensorCoreAttention is null ? ExtendAttentionKernel.MaxRows : TensorCoreAttentionKernel.Rows;
+            _attentionPartials = accelerator.Allocate1D<float>(2L * _attentionTargetGroups * rows * ExtendAttentionKernel.PartialSize);
         }
         int graphBatch = Math.Min(options.CudaGraphMaxBatch, Math.Min(options.MaxBatchTokens, options.MaxLogitRows));
         if (graphBatch > 0) _decodeGraphs = new DecodeGraphs(graphBatch, scratchPage: options.Kv.NumPages);
@@ -201,22 +213,16 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     public void Attention(ForwardBatch batch, int layer, int slidingWindow, Tensor qkv, Tensor output)
     {
         _batch.Use(batch, _stream);
+        if (_tensorCoreAttention is not null && UseTensorCoreAttention(batch.TokenCount, batch.SequenceCount))
+        {
+            BlockAttention(_tensorCoreAttention, _batch.TensorCoreAttentionBlocks, _batch.TensorCoreAttentionBlockCount,
+                TensorCoreAttentionKernel.GroupSize, TensorCoreAttentionKernel.Rows, batch, layer, slidingWindow, qkv, output);
+            return;
+        }
         if (_extendAttention is not null)
         {
-            int blocks = _batch.AttentionBlockCount, kvHeads = _dims.NumKvHeads;
-            int context = _plannedContext > 0 ? _plannedContext : _batch.LongestContext;
-            int splits = KeySplits(blocks * kvHeads, context, _attentionTargetGroups);
-            int splitKeys = (context + splits - 1) / splits;
-            splitKeys = (splitKeys + 31) / 32 * 32;
-            splits = (context + splitKeys - 1) / splitKeys;
-            _extendAttention(_stream, new KernelConfig(new Index3D(blocks, kvHeads, splits), new Index3D(ExtendAttentionKernel.GroupSize, 1, 1)),
-                IlgpuTensor.Of(qkv).F32, IlgpuTensor.Of(output).F32, _keys[layer].View, _values[layer].View, _batch.Positions, _batch.TokenSequence,
-                _batch.PageTable, _batch.PageOffsets, _batch.AttentionBlocks, _attentionPartials!.View, splitKeys, batch.PageSize, slidingWindow, _dims);
-            if (splits > 1)
-            {
-                _combineAttention!(_stream, new KernelConfig(new Index2D(blocks, kvHeads), new Index2D(AttentionCombineKernel.GroupSize, 1)),
-                    _attentionPartials.View, IlgpuTensor.Of(output).F32, _batch.AttentionBlocks, splits, _dims);
-            }
+            BlockAttention(_extendAttention, _batch.AttentionBlocks, _batch.AttentionBlockCount,
+                ExtendAttentionKernel.GroupSize, ExtendAttentionKernel.MaxRows, batch, layer, slidingWindow, qkv, output);
             return;
         }
         int warps = batch.TokenCount * _dims.NumHeads;
@@ -243,6 +249,41 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         _gather(_stream, Elementwise(rows * h), IlgpuTensor.Of(input).F32, _batch.LogitRows, gathered, rows, h);
         Gemv(gathered, IlgpuTensor.Of(weight), null, IlgpuTensor.Of(logits).F32, rows);
     }
+
+    /// <summary>
+    /// A group per (block, KV head, key range) of a block kernel (<paramref name="rows"/> query rows a group), its key
+    /// ranges split until the groups fill the GPU and merged by the combine kernel.
+    /// </summary>
+    private void BlockAttention(Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims> kernel, ArrayView<int> blockList, int blocks, int groupSize, int rows,
+        ForwardBatch batch, int layer, int slidingWindow, Tensor qkv, Tensor output)
+    {
+        int kvHeads = _dims.NumKvHeads;
+        int context = _plannedContext > 0 ? _plannedContext : _batch.LongestContext;
+        int splits = KeySplits(blocks * kvHeads, context, _attentionTargetGroups);
+        int splitKeys = (context + splits - 1) / splits;
+        splitKeys = (splitKeys + 31) / 32 * 32;
+        splits = (context + splitKeys - 1) / splitKeys;
+        kernel(_stream, new KernelConfig(new Index3D(blocks, kvHeads, splits), new Index3D(groupSize, 1, 1)),
+            IlgpuTensor.Of(qkv).F32, IlgpuTensor.Of(output).F32, _keys[layer].View, _values[layer].View, _batch.Positions, _batch.TokenSequence,
+            _batch.PageTable, _batch.PageOffsets, blockList, _attentionPartials!.View, splitKeys, batch.PageSize, slidingWindow, _dims);
+        if (splits > 1)
+        {
+            _combineAttention!(_stream, new KernelConfig(new Index2D(blocks, kvHeads), new Index2D(Math.Min(AttentionCombineKernel.GroupSize, _groupSize), 1)),
+                _attentionPartials.View, IlgpuTensor.Of(output).F32, blockList, splits, rows, _dims);
+        }
+    }
+
+    /// <summary>
+    /// The tensor-core attention serves a step whose sequences bring <see cref="TensorCoreAttentionFromTokens"/> tokens
+    /// or more on average (prefill chunks, and mixed batches that a chunk dominates): its blocks then hold several
+    /// tokens, each group's 64 query rows are mostly live and the MMAs replace the SIMT kernel's shared-memory-bound
+    /// FMAs. A decode step (one token a sequence) would fill G of a group's 64 rows: it keeps the SIMT block kernel,
+    /// whose 16-row groups it fills better.
+    /// </summary>
+    internal static bool UseTensorCoreAttention(int tokens, int sequences) => tokens >= TensorCoreAttentionFromTokens * sequences;
+
+    /// <summary>Tokens a sequence, on average over the step, from which attention runs on tensor cores.</summary>
+    public const int TensorCoreAttentionFromTokens = 2;
 
     /// <summary>Keys of one range at the least when attention splits them: two tiles, so a range amortizes its setup.</summary>
     public const int MinSplitKeys = 64;
