@@ -60,7 +60,8 @@ for row in report("GpuGemvBenchmarks"):
 for row in report("GpuLayerBenchmarks"):
     lines.append(f"| layer op {row.get('Op')}, {row.get('Step')} (mean) | {row.get('Mean')} | - | - |")
 for row in report("GpuModelBenchmarks"):
-    lines.append(f"| runner {row.get('Method')} (tok/s) | {row.get('tok/s')} | - | - |")
+    graph = ", CUDA graph" if row.get("CudaGraph") == "True" else ""
+    lines.append(f"| runner {row.get('Method')}{graph} (tok/s) | {row.get('tok/s')} | - | - |")
 bs1 = load("decode_bs1.json")
 hf = load("hf_eager.json")
 tc = load("torch_compiled.json") or {}

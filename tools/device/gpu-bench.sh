@@ -14,7 +14,7 @@ cap() { local left=$((deadline - SECONDS)); [ $left -lt 5 ] && left=5; echo $(( 
 mkdir -p /opt/dn && tar xJf .device/dotnet-rt.tar.xz -C /opt/dn && export DOTNET_ROOT=/opt/dn PATH=/opt/dn:$PATH
 n=${1:-1000}; in=${2:-1024}; out=${3:-256}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee $OUT/gpu.txt
-git log -1 --format='commit %H' 2>/dev/null | tee -a $OUT/gpu.txt
+cat .device/app/commit.txt 2>/dev/null | tee -a $OUT/gpu.txt   # written by pack-app.sh: the device's copy has no usable git history
 cli="dotnet .device/app/specialized.dll"
 ck=/tmp/q05
 

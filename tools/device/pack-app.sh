@@ -13,6 +13,7 @@ done
 # The kernels' PTX, for ptxas -v there (tools/ptx writes it without a GPU).
 rm -rf .device/ptx
 dotnet run --project tools/ptx -c Release -- .device/ptx > /dev/null
+echo "commit $(git rev-parse HEAD)$(git diff --quiet HEAD || echo ' with uncommitted changes')" > .device/app/commit.txt
 cd .device/app
 rm -rf arm64 x86 amd64 runtimes/win runtimes/osx* runtimes/linux-x64/native/libcapstone.so cs de es fr it ja ko pl pt-BR ru tr zh-Hans zh-Hant \
   ./*.pdb Iced.dll Gee.External.Capstone.dll Microsoft.Diagnostics.Tracing.TraceEvent.dll
