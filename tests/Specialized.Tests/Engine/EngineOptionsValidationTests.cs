@@ -1,0 +1,19 @@
+namespace Specialized.Tests.Engine;
+
+/// <summary>Out-of-range engine options fail before anything loads, naming the option.</summary>
+public sealed class EngineOptionsValidationTests
+{
+    [Fact]
+    public void A_cuda_graph_batch_size_below_one_is_rejected()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new EngineOptions { CudaGraphMaxBatchSize = 0 }.Validate());
+        Assert.Contains("CudaGraphMaxBatchSize", e.Message);
+    }
+
+    [Fact]
+    public void Cuda_graphs_are_on_by_default_and_can_be_turned_off()
+    {
+        Assert.False(new EngineOptions().DisableCudaGraph);
+        new EngineOptions { DisableCudaGraph = true, CudaGraphMaxBatchSize = 1 }.Validate();
+    }
+}
