@@ -7,7 +7,8 @@ namespace Specialized.Kernels;
 /// activations, lo = bf16(x - hi). Done once per GEMM input in its own pass (a few microseconds for a prefill chunk)
 /// rather than inside the GEMM, where every tile column repeated the conversion of the same rows and the GEMM's
 /// staging loop carried ~80 conversion instructions a thread per 32-deep slice. A thread takes eight activations:
-/// two 16-byte loads, one 16-byte store per term.
+/// two 16-byte loads, four <see cref="Bf16Split"/>s (one <c>cvt.rn.bf16x2</c> a pair and term on CUDA), one 16-byte
+/// store per term.
 /// </summary>
 internal static class ActivationSplitKernel
 {
@@ -17,21 +18,11 @@ internal static class ActivationSplitKernel
         int i = Grid.GlobalIndex.X;
         if (i >= octets) return;
         Float4 a = x[2 * i], b = x[2 * i + 1];
-        uint h0 = Mma.ToBf16(a.A), h1 = Mma.ToBf16(a.B), h2 = Mma.ToBf16(a.C), h3 = Mma.ToBf16(a.D);
-        uint h4 = Mma.ToBf16(b.A), h5 = Mma.ToBf16(b.B), h6 = Mma.ToBf16(b.C), h7 = Mma.ToBf16(b.D);
-        hi[i] = Pack(h0, h1, h2, h3, h4, h5, h6, h7);
-        if (activations.Terms == 2)
-        {
-            lo[i] = Pack(Lo(a.A, h0), Lo(a.B, h1), Lo(a.C, h2), Lo(a.D, h3), Lo(b.A, h4), Lo(b.B, h5), Lo(b.C, h6), Lo(b.D, h7));
-        }
+        Bf16Split s0 = Bf16Split.Of(a.A, a.B), s1 = Bf16Split.Of(a.C, a.D), s2 = Bf16Split.Of(b.A, b.B), s3 = Bf16Split.Of(b.C, b.D);
+        hi[i] = Octet(s0.Hi, s1.Hi, s2.Hi, s3.Hi);
+        if (activations.Terms == 2) lo[i] = Octet(s0.Lo, s1.Lo, s2.Lo, s3.Lo);
     }
 
-    private static Bf16x8 Pack(uint e0, uint e1, uint e2, uint e3, uint e4, uint e5, uint e6, uint e7) => new()
-    {
-        Low = e0 | ((ulong)e1 << 16) | ((ulong)e2 << 32) | ((ulong)e3 << 48),
-        High = e4 | ((ulong)e5 << 16) | ((ulong)e6 << 32) | ((ulong)e7 << 48),
-    };
-
-    /// <summary>The bf16 of what the hi term leaves of <paramref name="v"/>.</summary>
-    private static uint Lo(float v, uint hi) => Mma.ToBf16(v - KernelMath.Bf16(hi));
+    /// <summary>Four packed bf16 pairs, in order, as one 16-byte store.</summary>
+    private static Bf16x8 Octet(uint p0, uint p1, uint p2, uint p3) => new() { Low = p0 | ((ulong)p1 << 32), High = p2 | ((ulong)p3 << 32) };
 }

@@ -36,11 +36,6 @@ internal sealed class DecodeGraphs : IDisposable
         return [.. sizes];
     }
 
-    public IReadOnlyList<int> Sizes => _sizes;
-
-    /// <summary>Graphs recorded so far (each a new (size, context bucket) pair, or a re-recording after the batch buffer moved).</summary>
-    public int Recorded { get; private set; }
-
     /// <summary>Whether <paramref name="batch"/> is a decode step this replays: one token and one logit row per sequence, in order.</summary>
     public bool Serves(ForwardBatch batch)
     {
@@ -107,7 +102,6 @@ internal sealed class DecodeGraphs : IDisposable
         {
             graph = record();
             _graphs[(size, context)] = graph;
-            Recorded++;
         }
         return graph;
     }

@@ -136,9 +136,6 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         if (graphBatch > 0) _decodeGraphs = new DecodeGraphs(graphBatch, scratchPage: options.Kv.NumPages);
     }
 
-    /// <summary>Decode graphs recorded so far (0 without them).</summary>
-    internal int RecordedGraphs => _decodeGraphs?.Recorded ?? 0;
-
     /// <summary>Decode steps run padded to a graph size (replayed on CUDA, launched on the CPU accelerator).</summary>
     internal int PaddedSteps { get; private set; }
 
