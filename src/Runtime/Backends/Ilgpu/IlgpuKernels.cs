@@ -31,7 +31,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims> _ropeKv;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>? _attention;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>? _extendAttention;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>? _tensorCoreAttention;
+    private readonly Task<Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>>? _tensorCoreAttention;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, TDims>? _combineAttention;
     private readonly MemoryBuffer1D<float, Stride1D.Dense>? _attentionPartials;
     private readonly int _attentionTargetGroups;
@@ -86,11 +86,21 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         {
             _attention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>(AttentionKernel.Run);
         }
-        // Prefill attention on tensor cores: head rows of whole k16 steps, at most 64 query heads per KV head.
+        // Prefill attention on tensor cores: head rows of whole k16 steps, at most 64 query heads per KV head. The
+        // largest kernel by far (on an H200 ~4 s of ILGPU compilation and PTX JIT, more than all the others together),
+        // so on CUDA it compiles in the background while the engine starts: until it is ready, prefill attends with
+        // the kernels above. On ILGPU's CPU accelerator it loads here, so tests always exercise it.
         if (accelerator.MaxNumThreadsPerGroup >= TensorCoreAttentionKernel.GroupSize && TensorCoreAttentionKernel.Supports(dims))
         {
-            _tensorCoreAttention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(
+            var load = () => accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(
                 TensorCoreAttentionKernel.Run);
+            _tensorCoreAttention = accelerator.AcceleratorType == AcceleratorType.Cuda
+                ? Task.Run(() =>
+                {
+                    accelerator.Bind();   // CUDA's current context is per thread: module loading needs it on this one
+                    return load();
+                })
+                : Task.FromResult(load());
         }
         if (_extendAttention is not null || _tensorCoreAttention is not null)
         {
@@ -210,9 +220,9 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     public void Attention(ForwardBatch batch, int layer, int slidingWindow, Tensor qkv, Tensor output)
     {
         _batch.Use(batch, _stream);
-        if (_tensorCoreAttention is not null && UseTensorCoreAttention(batch.TokenCount, batch.SequenceCount))
+        if (_tensorCoreAttention is not null && UseTensorCoreAttention(batch.TokenCount, batch.SequenceCount) && TensorCoreAttentionReady())
         {
-            BlockAttention(_tensorCoreAttention, _batch.TensorCoreAttentionBlocks, _batch.TensorCoreAttentionBlockCount,
+            BlockAttention(_tensorCoreAttention.Result, _batch.TensorCoreAttentionBlocks, _batch.TensorCoreAttentionBlockCount,
                 TensorCoreAttentionKernel.GroupSize, TensorCoreAttentionKernel.Rows, batch, layer, slidingWindow, qkv, output);
             return;
         }
@@ -268,6 +278,16 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
             _combineAttention!(_stream, new KernelConfig(new Index2D(blocks, kvHeads), new Index2D(Math.Min(AttentionCombineKernel.GroupSize, _groupSize), 1)),
                 _attentionPartials.View, IlgpuTensor.Of(output).F32, blockList, splits, rows, _dims);
         }
+    }
+
+    /// <summary>Whether the background compilation of the tensor-core attention is done; its failure surfaces here.</summary>
+    private bool TensorCoreAttentionReady()
+    {
+        if (_tensorCoreAttention!.IsFaulted)
+        {
+            throw new InvalidOperationException("Compiling the tensor-core attention kernel failed.", _tensorCoreAttention.Exception!.InnerException);
+        }
+        return _tensorCoreAttention.IsCompletedSuccessfully;
     }
 
     /// <summary>
@@ -354,6 +374,14 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
 
     public void Dispose()
     {
+        // A compilation still running holds the accelerator: let it finish (its result or failure no longer matters).
+        try
+        {
+            _tensorCoreAttention?.Wait();
+        }
+        catch (AggregateException)
+        {
+        }
         _decodeGraphs?.Dispose();
         _batch.Dispose();
         _cos.Dispose();
