@@ -12,6 +12,7 @@ string outDir = args.Length > 0 ? args[0] : "ptx";
 Directory.CreateDirectory(outDir);
 Assembly runtime = typeof(Specialized.Engine).Assembly;
 Type dims = typeof(Qwen2_5_0_5B_Instruct.Dims);
+Type ptxMma = runtime.GetType("Specialized.Kernels.PtxMma", true)!;
 (string Kernel, Type? Argument)[] kernels =
 [
     ("TensorCoreGemmKernel", runtime.GetType("Specialized.Kernels.SplitActivations", true)),
@@ -29,7 +30,11 @@ using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchit
 foreach ((string name, Type? argument) in kernels)
 {
     MethodInfo run = runtime.GetType($"Specialized.Kernels.{name}", true)!.GetMethod("Run", BindingFlags.Public | BindingFlags.Static)!;
-    if (run.IsGenericMethodDefinition) run = run.MakeGenericMethod(argument!);
+    // The tensor-core kernels take the instruction as a second type argument: the real one here.
+    if (run.IsGenericMethodDefinition)
+    {
+        run = run.GetGenericArguments().Length == 2 ? run.MakeGenericMethod(argument!, ptxMma) : run.MakeGenericMethod(argument!);
+    }
     var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(run), default);
     File.WriteAllText(Path.Combine(outDir, $"{name}.ptx"), compiled.PTXAssembly);
     Console.WriteLine($"{name}: {compiled.PTXAssembly.Length:N0} characters of PTX");

@@ -47,10 +47,10 @@ public class GpuGemmBenchmarks
         _y = a.Allocate1D<float>((long)Tokens * Shape.OutDim);
         _simt = a.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, ArrayView<float>, int, int, int>(GemmKernel.Run);
         _terms = a.Allocate1D<ushort>(2L * Tokens * Shape.InDim);
-        _split = a.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations>(TensorCoreGemmKernel.Run);
-        _rounded = a.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, RoundedActivations>(TensorCoreGemmKernel.Run);
-        _splitTerms = a.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, SplitActivations>(ActivationSplitKernel.Run);
-        _roundTerms = a.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, RoundedActivations>(ActivationSplitKernel.Run);
+        _split = a.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations>(TensorCoreGemmKernel.Run<SplitActivations, PtxMma>);
+        _rounded = a.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, RoundedActivations>(TensorCoreGemmKernel.Run<RoundedActivations, PtxMma>);
+        _splitTerms = a.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, SplitActivations>(ActivationSplitKernel.Run<SplitActivations, PtxMma>);
+        _roundTerms = a.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, RoundedActivations>(ActivationSplitKernel.Run<RoundedActivations, PtxMma>);
     }
 
     [GlobalCleanup]

@@ -12,13 +12,13 @@ namespace Specialized.Kernels;
 /// </summary>
 internal static class ActivationSplitKernel
 {
-    public static void Run<TActivations>(ArrayView<Float4> x, ArrayView<Bf16x8> hi, ArrayView<Bf16x8> lo, int octets, TActivations activations)
-        where TActivations : struct, IGemmActivations
+    public static void Run<TActivations, TMma>(ArrayView<Float4> x, ArrayView<Bf16x8> hi, ArrayView<Bf16x8> lo, int octets, TActivations activations)
+        where TActivations : struct, IGemmActivations where TMma : struct, IMma
     {
         int i = Grid.GlobalIndex.X;
         if (i >= octets) return;
         Float4 a = x[2 * i], b = x[2 * i + 1];
-        Bf16Split s0 = Bf16Split.Of(a.A, a.B), s1 = Bf16Split.Of(a.C, a.D), s2 = Bf16Split.Of(b.A, b.B), s3 = Bf16Split.Of(b.C, b.D);
+        Bf16Split s0 = Bf16Split.Of<TMma>(a.A, a.B), s1 = Bf16Split.Of<TMma>(a.C, a.D), s2 = Bf16Split.Of<TMma>(b.A, b.B), s3 = Bf16Split.Of<TMma>(b.C, b.D);
         hi[i] = Octet(s0.Hi, s1.Hi, s2.Hi, s3.Hi);
         if (activations.Terms == 2) lo[i] = Octet(s0.Lo, s1.Lo, s2.Lo, s3.Lo);
     }

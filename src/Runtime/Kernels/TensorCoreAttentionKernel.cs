@@ -5,7 +5,7 @@ using Specialized.Models;
 namespace Specialized.Kernels;
 
 /// <summary>
-/// Causal attention with grouped KV heads over the paged cache on tensor cores (<see cref="Mma"/>), for steps whose
+/// Causal attention with grouped KV heads over the paged cache on tensor cores (<see cref="IMma"/>), for steps whose
 /// sequences bring blocks of many tokens (prefill chunks); <see cref="ExtendAttentionKernel"/> serves decode steps. The
 /// computation, masks and key splitting are that kernel's; only the products change.
 /// <para>
@@ -75,16 +75,16 @@ internal static class TensorCoreAttentionKernel
     /// at most <see cref="TokensPerBlock"/> tokens; the grid is (block count, KV heads, key ranges), groups of
     /// <see cref="GroupSize"/>. The parameters are <see cref="ExtendAttentionKernel.Run{TDims}"/>'s.
     /// </summary>
-    public static void Run<TDims>(ArrayView<float> qkv, ArrayView<float> output, ArrayView<float> keys, ArrayView<float> values,
+    public static void Run<TDims, TMma>(ArrayView<float> qkv, ArrayView<float> output, ArrayView<float> keys, ArrayView<float> values,
         ArrayView<int> positions, ArrayView<int> tokenSequence, ArrayView<int> pageTable, ArrayView<int> pageOffsets,
-        ArrayView<int> blocks, ArrayView<float> partials, int splitKeys, int pageSize, int window, TDims dims) where TDims : struct, IQwen2Dims
+        ArrayView<int> blocks, ArrayView<float> partials, int splitKeys, int pageSize, int window, TDims dims) where TDims : struct, IQwen2Dims where TMma : struct, IMma
     {
         ArrayView<uint> kHi = SharedMemory.Allocate<uint>(TileKeys * MaxKeyRowWords);
         ArrayView<uint> kLo = SharedMemory.Allocate<uint>(TileKeys * MaxKeyRowWords);
         ArrayView<uint> vHi = SharedMemory.Allocate<uint>(MaxHeadDim * ValueRowWords);
         ArrayView<uint> vLo = SharedMemory.Allocate<uint>(MaxHeadDim * ValueRowWords);
         ArrayView<int> slots = SharedMemory.Allocate<int>(2 * TileKeys);
-        // Used only off CUDA (emulated MMAs); where the instruction is real, nothing reads it.
+        // Used only by the emulated MMA; with the real instruction nothing reads it (and ptxas drops it).
         ArrayView<uint> exchange = SharedMemory.Allocate<uint>(GroupSize * Mma.ExchangeWords);
 
         // Blocks in reverse: a sequence's later blocks see more keys, and starting them first keeps the long groups
@@ -120,7 +120,7 @@ internal static class TensorCoreAttentionKernel
 
         int topQuery = top < rows ? (first + top / g) * dims.QkvSize + (kvHead * g + top % g) * d : -1;
         int bottomQuery = bottom < rows ? (first + bottom / g) * dims.QkvSize + (kvHead * g + bottom % g) * d : -1;
-        Queries queries = Queries.Load(qkv, topQuery, bottomQuery, XMath.Rsqrt(d), fq, steps);
+        Queries queries = Queries.Load<TMma>(qkv, topQuery, bottomQuery, XMath.Rsqrt(d), fq, steps);
 
         ArrayView<Float4> keys4 = keys.Cast<Float4>(), values4 = values.Cast<Float4>();
         int kvSize = dims.KvSize, kvBase = kvHead * d, quads = d / 4;
@@ -141,9 +141,9 @@ internal static class TensorCoreAttentionKernel
                 int at0 = (s0 * kvSize + kvBase + i) / 4, at1 = (s1 * kvSize + kvBase + i) / 4;
                 Float4 k0 = s0 >= 0 ? keys4[at0] : default, k1 = s1 >= 0 ? keys4[at1] : default;
                 Float4 v0 = s0 >= 0 ? values4[at0] : default, v1 = s1 >= 0 ? values4[at1] : default;
-                StoreKey(kHi, kLo, j * keyRowWords + i / 2, k0);
-                StoreKey(kHi, kLo, (j + 1) * keyRowWords + i / 2, k1);
-                StoreValues(vHi, vLo, i * ValueRowWords + pair, v0, v1);
+                StoreKey<TMma>(kHi, kLo, j * keyRowWords + i / 2, k0);
+                StoreKey<TMma>(kHi, kLo, (j + 1) * keyRowWords + i / 2, k1);
+                StoreValues<TMma>(vHi, vLo, i * ValueRowWords + pair, v0, v1);
             }
             if (t < TileKeys) slots[(TileKeys - current) + t] = Slot(tile + TileKeys + t, lastKey, pages, pageTable, pageSize);
             Group.Barrier();
@@ -152,10 +152,10 @@ internal static class TensorCoreAttentionKernel
             if (tile <= warpHigh && tile + TileKeys - 1 >= warpLow)
             {
                 int kAt = fg * keyRowWords + fq;
-                CFragment s0 = Score(queries, kHi, kLo, kAt, steps, exchange);
-                CFragment s1 = Score(queries, kHi, kLo, kAt + 8 * keyRowWords, steps, exchange);
-                CFragment s2 = Score(queries, kHi, kLo, kAt + 16 * keyRowWords, steps, exchange);
-                CFragment s3 = Score(queries, kHi, kLo, kAt + 24 * keyRowWords, steps, exchange);
+                CFragment s0 = Score<TMma>(queries, kHi, kLo, kAt, steps, exchange);
+                CFragment s1 = Score<TMma>(queries, kHi, kLo, kAt + 8 * keyRowWords, steps, exchange);
+                CFragment s2 = Score<TMma>(queries, kHi, kLo, kAt + 16 * keyRowWords, steps, exchange);
+                CFragment s3 = Score<TMma>(queries, kHi, kLo, kAt + 24 * keyRowWords, steps, exchange);
                 int key = tile + 2 * fq;
                 s0 = Mask(s0, key, topKeys, bottomKeys);
                 s1 = Mask(s1, key + 8, topKeys, bottomKeys);
@@ -189,7 +189,7 @@ internal static class TensorCoreAttentionKernel
                 sumBottom = sumBottom * correctionBottom + ((s0.C2 + s0.C3) + (s1.C2 + s1.C3)) + ((s2.C2 + s2.C3) + (s3.C2 + s3.C3));
 
                 o = o.Scale(correctionTop, correctionBottom, tiles);
-                o = o.Add(Probabilities(s0, s1), Probabilities(s2, s3), vHi, vLo, fg * ValueRowWords + fq, tiles, exchange);
+                o = o.Add<TMma>(Probabilities<TMma>(s0, s1), Probabilities<TMma>(s2, s3), vHi, vLo, fg * ValueRowWords + fq, tiles, exchange);
             }
             Group.Barrier();   // the tile is consumed
             current = TileKeys - current;
@@ -229,17 +229,17 @@ internal static class TensorCoreAttentionKernel
         j <= lastKey ? pageTable[pages + j / pageSize] * pageSize + j % pageSize : -1;
 
     /// <summary>Four elements of a key row as hi and lo word pairs, at an even word of the row.</summary>
-    private static void StoreKey(ArrayView<uint> kHi, ArrayView<uint> kLo, int at, Float4 k)
+    private static void StoreKey<TMma>(ArrayView<uint> kHi, ArrayView<uint> kLo, int at, Float4 k) where TMma : struct, IMma
     {
-        Bf16Split a = Bf16Split.Of(k.A, k.B), b = Bf16Split.Of(k.C, k.D);
+        Bf16Split a = Bf16Split.Of<TMma>(k.A, k.B), b = Bf16Split.Of<TMma>(k.C, k.D);
         kHi.Cast<Words2>()[at / 2] = new Words2(a.Hi, b.Hi);
         kLo.Cast<Words2>()[at / 2] = new Words2(a.Lo, b.Lo);
     }
 
     /// <summary>Four elements of two consecutive keys (v0's key first) into four rows of Vᵀ, one word each.</summary>
-    private static void StoreValues(ArrayView<uint> vHi, ArrayView<uint> vLo, int at, Float4 v0, Float4 v1)
+    private static void StoreValues<TMma>(ArrayView<uint> vHi, ArrayView<uint> vLo, int at, Float4 v0, Float4 v1) where TMma : struct, IMma
     {
-        Bf16Split a = Bf16Split.Of(v0.A, v1.A), b = Bf16Split.Of(v0.B, v1.B), c = Bf16Split.Of(v0.C, v1.C), e = Bf16Split.Of(v0.D, v1.D);
+        Bf16Split a = Bf16Split.Of<TMma>(v0.A, v1.A), b = Bf16Split.Of<TMma>(v0.B, v1.B), c = Bf16Split.Of<TMma>(v0.C, v1.C), e = Bf16Split.Of<TMma>(v0.D, v1.D);
         vHi[at] = a.Hi;
         vLo[at] = a.Lo;
         vHi[at + ValueRowWords] = b.Hi;
@@ -254,26 +254,26 @@ internal static class TensorCoreAttentionKernel
     /// Scores of the warp's 16 rows against 8 keys (the staged K rows from word <paramref name="at"/>'s row on): one
     /// C fragment over the head's k16 steps. Steps past the head (d is a constant in a specialized build) fold away.
     /// </summary>
-    private static CFragment Score(Queries q, ArrayView<uint> kHi, ArrayView<uint> kLo, int at, int steps, ArrayView<uint> exchange)
+    private static CFragment Score<TMma>(Queries q, ArrayView<uint> kHi, ArrayView<uint> kLo, int at, int steps, ArrayView<uint> exchange) where TMma : struct, IMma
     {
-        CFragment c = Product(default, q.Q0, kHi, kLo, at, exchange);
-        if (steps > 1) c = Product(c, q.Q1, kHi, kLo, at + 8, exchange);
-        if (steps > 2) c = Product(c, q.Q2, kHi, kLo, at + 16, exchange);
-        if (steps > 3) c = Product(c, q.Q3, kHi, kLo, at + 24, exchange);
-        if (steps > 4) c = Product(c, q.Q4, kHi, kLo, at + 32, exchange);
-        if (steps > 5) c = Product(c, q.Q5, kHi, kLo, at + 40, exchange);
-        if (steps > 6) c = Product(c, q.Q6, kHi, kLo, at + 48, exchange);
-        if (steps > 7) c = Product(c, q.Q7, kHi, kLo, at + 56, exchange);
+        CFragment c = Product<TMma>(default, q.Q0, kHi, kLo, at, exchange);
+        if (steps > 1) c = Product<TMma>(c, q.Q1, kHi, kLo, at + 8, exchange);
+        if (steps > 2) c = Product<TMma>(c, q.Q2, kHi, kLo, at + 16, exchange);
+        if (steps > 3) c = Product<TMma>(c, q.Q3, kHi, kLo, at + 24, exchange);
+        if (steps > 4) c = Product<TMma>(c, q.Q4, kHi, kLo, at + 32, exchange);
+        if (steps > 5) c = Product<TMma>(c, q.Q5, kHi, kLo, at + 40, exchange);
+        if (steps > 6) c = Product<TMma>(c, q.Q6, kHi, kLo, at + 48, exchange);
+        if (steps > 7) c = Product<TMma>(c, q.Q7, kHi, kLo, at + 56, exchange);
         return c;
     }
 
     /// <summary>c + a·b for split operands: hi·lo + lo·hi + hi·hi (the small terms first).</summary>
-    private static CFragment Product(CFragment c, SplitFragment a, ArrayView<uint> bHi, ArrayView<uint> bLo, int at, ArrayView<uint> exchange)
+    private static CFragment Product<TMma>(CFragment c, SplitFragment a, ArrayView<uint> bHi, ArrayView<uint> bLo, int at, ArrayView<uint> exchange) where TMma : struct, IMma
     {
         BFragment hi = BFragment.Read(bHi, at), lo = BFragment.Read(bLo, at);
-        c = Mma.Multiply(c, a.Hi, lo, exchange);
-        c = Mma.Multiply(c, a.Lo, hi, exchange);
-        return Mma.Multiply(c, a.Hi, hi, exchange);
+        c = default(TMma).Multiply(c, a.Hi, lo, exchange);
+        c = default(TMma).Multiply(c, a.Lo, hi, exchange);
+        return default(TMma).Multiply(c, a.Hi, hi, exchange);
     }
 
     /// <summary>The fragment with -inf where the key (column 2q of <paramref name="key"/>, and the next) is hidden from the row.</summary>
@@ -288,10 +288,10 @@ internal static class TensorCoreAttentionKernel
     /// The A fragment of P for one k16 step of keys from the C fragments of its two 8-key halves: A's registers are rows
     /// g and g + 8 at columns 2q, 2q + 1 (the first half's C0 C1 and C2 C3) and 2q + 8, 2q + 9 (the second half's).
     /// </summary>
-    private static SplitFragment Probabilities(CFragment left, CFragment right)
+    private static SplitFragment Probabilities<TMma>(CFragment left, CFragment right) where TMma : struct, IMma
     {
-        Bf16Split a = Bf16Split.Of(left.C0, left.C1), b = Bf16Split.Of(left.C2, left.C3);
-        Bf16Split c = Bf16Split.Of(right.C0, right.C1), e = Bf16Split.Of(right.C2, right.C3);
+        Bf16Split a = Bf16Split.Of<TMma>(left.C0, left.C1), b = Bf16Split.Of<TMma>(left.C2, left.C3);
+        Bf16Split c = Bf16Split.Of<TMma>(right.C0, right.C1), e = Bf16Split.Of<TMma>(right.C2, right.C3);
         return new SplitFragment(new AFragment(a.Hi, b.Hi, c.Hi, e.Hi), new AFragment(a.Lo, b.Lo, c.Lo, e.Lo));
     }
 
@@ -326,22 +326,22 @@ internal static class TensorCoreAttentionKernel
         /// Straight from the qkv rows: lane (g, q) reads elements 2q, 2q + 1, 2q + 8, 2q + 9 of each 16 of rows g and
         /// g + 8 (each quad reads 32 contiguous bytes of a row). An idle row (offset -1) is zeros.
         /// </summary>
-        public static Queries Load(ArrayView<float> qkv, int top, int bottom, float scale, int fq, int steps) => new(
-            Step(qkv, top, bottom, scale, 2 * fq),
-            steps > 1 ? Step(qkv, top, bottom, scale, 16 + 2 * fq) : default,
-            steps > 2 ? Step(qkv, top, bottom, scale, 32 + 2 * fq) : default,
-            steps > 3 ? Step(qkv, top, bottom, scale, 48 + 2 * fq) : default,
-            steps > 4 ? Step(qkv, top, bottom, scale, 64 + 2 * fq) : default,
-            steps > 5 ? Step(qkv, top, bottom, scale, 80 + 2 * fq) : default,
-            steps > 6 ? Step(qkv, top, bottom, scale, 96 + 2 * fq) : default,
-            steps > 7 ? Step(qkv, top, bottom, scale, 112 + 2 * fq) : default);
+        public static Queries Load<TMma>(ArrayView<float> qkv, int top, int bottom, float scale, int fq, int steps) where TMma : struct, IMma => new(
+            Step<TMma>(qkv, top, bottom, scale, 2 * fq),
+            steps > 1 ? Step<TMma>(qkv, top, bottom, scale, 16 + 2 * fq) : default,
+            steps > 2 ? Step<TMma>(qkv, top, bottom, scale, 32 + 2 * fq) : default,
+            steps > 3 ? Step<TMma>(qkv, top, bottom, scale, 48 + 2 * fq) : default,
+            steps > 4 ? Step<TMma>(qkv, top, bottom, scale, 64 + 2 * fq) : default,
+            steps > 5 ? Step<TMma>(qkv, top, bottom, scale, 80 + 2 * fq) : default,
+            steps > 6 ? Step<TMma>(qkv, top, bottom, scale, 96 + 2 * fq) : default,
+            steps > 7 ? Step<TMma>(qkv, top, bottom, scale, 112 + 2 * fq) : default);
 
-        private static SplitFragment Step(ArrayView<float> qkv, int top, int bottom, float scale, int column)
+        private static SplitFragment Step<TMma>(ArrayView<float> qkv, int top, int bottom, float scale, int column) where TMma : struct, IMma
         {
-            Bf16Split a = top >= 0 ? Bf16Split.Of(qkv[top + column] * scale, qkv[top + column + 1] * scale) : default;
-            Bf16Split b = bottom >= 0 ? Bf16Split.Of(qkv[bottom + column] * scale, qkv[bottom + column + 1] * scale) : default;
-            Bf16Split c = top >= 0 ? Bf16Split.Of(qkv[top + column + 8] * scale, qkv[top + column + 9] * scale) : default;
-            Bf16Split e = bottom >= 0 ? Bf16Split.Of(qkv[bottom + column + 8] * scale, qkv[bottom + column + 9] * scale) : default;
+            Bf16Split a = top >= 0 ? Bf16Split.Of<TMma>(qkv[top + column] * scale, qkv[top + column + 1] * scale) : default;
+            Bf16Split b = bottom >= 0 ? Bf16Split.Of<TMma>(qkv[bottom + column] * scale, qkv[bottom + column + 1] * scale) : default;
+            Bf16Split c = top >= 0 ? Bf16Split.Of<TMma>(qkv[top + column + 8] * scale, qkv[top + column + 9] * scale) : default;
+            Bf16Split e = bottom >= 0 ? Bf16Split.Of<TMma>(qkv[bottom + column + 8] * scale, qkv[bottom + column + 9] * scale) : default;
             return new SplitFragment(new AFragment(a.Hi, b.Hi, c.Hi, e.Hi), new AFragment(a.Lo, b.Lo, c.Lo, e.Lo));
         }
     }
@@ -372,29 +372,29 @@ internal static class TensorCoreAttentionKernel
         /// Adds P·V for the tile: <paramref name="p0"/> and <paramref name="p1"/> are P's keys 0-15 and 16-31;
         /// <paramref name="at"/> is the lane's word (row g, pair q) of the first 8 rows of Vᵀ.
         /// </summary>
-        public Accumulator Add(SplitFragment p0, SplitFragment p1, ArrayView<uint> vHi, ArrayView<uint> vLo, int at, int tiles,
-            ArrayView<uint> exchange) => new(
-            Values(O0, p0, p1, vHi, vLo, at, exchange),
-            Values(O1, p0, p1, vHi, vLo, at + 8 * ValueRowWords, exchange),
-            tiles > 2 ? Values(O2, p0, p1, vHi, vLo, at + 16 * ValueRowWords, exchange) : O2,
-            tiles > 3 ? Values(O3, p0, p1, vHi, vLo, at + 24 * ValueRowWords, exchange) : O3,
-            tiles > 4 ? Values(O4, p0, p1, vHi, vLo, at + 32 * ValueRowWords, exchange) : O4,
-            tiles > 5 ? Values(O5, p0, p1, vHi, vLo, at + 40 * ValueRowWords, exchange) : O5,
-            tiles > 6 ? Values(O6, p0, p1, vHi, vLo, at + 48 * ValueRowWords, exchange) : O6,
-            tiles > 7 ? Values(O7, p0, p1, vHi, vLo, at + 56 * ValueRowWords, exchange) : O7,
-            tiles > 8 ? Values(O8, p0, p1, vHi, vLo, at + 64 * ValueRowWords, exchange) : O8,
-            tiles > 9 ? Values(O9, p0, p1, vHi, vLo, at + 72 * ValueRowWords, exchange) : O9,
-            tiles > 10 ? Values(O10, p0, p1, vHi, vLo, at + 80 * ValueRowWords, exchange) : O10,
-            tiles > 11 ? Values(O11, p0, p1, vHi, vLo, at + 88 * ValueRowWords, exchange) : O11,
-            tiles > 12 ? Values(O12, p0, p1, vHi, vLo, at + 96 * ValueRowWords, exchange) : O12,
-            tiles > 13 ? Values(O13, p0, p1, vHi, vLo, at + 104 * ValueRowWords, exchange) : O13,
-            tiles > 14 ? Values(O14, p0, p1, vHi, vLo, at + 112 * ValueRowWords, exchange) : O14,
-            tiles > 15 ? Values(O15, p0, p1, vHi, vLo, at + 120 * ValueRowWords, exchange) : O15);
+        public Accumulator Add<TMma>(SplitFragment p0, SplitFragment p1, ArrayView<uint> vHi, ArrayView<uint> vLo, int at, int tiles,
+            ArrayView<uint> exchange) where TMma : struct, IMma => new(
+            Values<TMma>(O0, p0, p1, vHi, vLo, at, exchange),
+            Values<TMma>(O1, p0, p1, vHi, vLo, at + 8 * ValueRowWords, exchange),
+            tiles > 2 ? Values<TMma>(O2, p0, p1, vHi, vLo, at + 16 * ValueRowWords, exchange) : O2,
+            tiles > 3 ? Values<TMma>(O3, p0, p1, vHi, vLo, at + 24 * ValueRowWords, exchange) : O3,
+            tiles > 4 ? Values<TMma>(O4, p0, p1, vHi, vLo, at + 32 * ValueRowWords, exchange) : O4,
+            tiles > 5 ? Values<TMma>(O5, p0, p1, vHi, vLo, at + 40 * ValueRowWords, exchange) : O5,
+            tiles > 6 ? Values<TMma>(O6, p0, p1, vHi, vLo, at + 48 * ValueRowWords, exchange) : O6,
+            tiles > 7 ? Values<TMma>(O7, p0, p1, vHi, vLo, at + 56 * ValueRowWords, exchange) : O7,
+            tiles > 8 ? Values<TMma>(O8, p0, p1, vHi, vLo, at + 64 * ValueRowWords, exchange) : O8,
+            tiles > 9 ? Values<TMma>(O9, p0, p1, vHi, vLo, at + 72 * ValueRowWords, exchange) : O9,
+            tiles > 10 ? Values<TMma>(O10, p0, p1, vHi, vLo, at + 80 * ValueRowWords, exchange) : O10,
+            tiles > 11 ? Values<TMma>(O11, p0, p1, vHi, vLo, at + 88 * ValueRowWords, exchange) : O11,
+            tiles > 12 ? Values<TMma>(O12, p0, p1, vHi, vLo, at + 96 * ValueRowWords, exchange) : O12,
+            tiles > 13 ? Values<TMma>(O13, p0, p1, vHi, vLo, at + 104 * ValueRowWords, exchange) : O13,
+            tiles > 14 ? Values<TMma>(O14, p0, p1, vHi, vLo, at + 112 * ValueRowWords, exchange) : O14,
+            tiles > 15 ? Values<TMma>(O15, p0, p1, vHi, vLo, at + 120 * ValueRowWords, exchange) : O15);
 
         // Keys 0-15 are words 0-7 of a Vᵀ row, keys 16-31 words 8-15.
-        private static CFragment Values(CFragment o, SplitFragment p0, SplitFragment p1, ArrayView<uint> vHi, ArrayView<uint> vLo, int at,
-            ArrayView<uint> exchange) =>
-            Product(Product(o, p0, vHi, vLo, at, exchange), p1, vHi, vLo, at + 8, exchange);
+        private static CFragment Values<TMma>(CFragment o, SplitFragment p0, SplitFragment p1, ArrayView<uint> vHi, ArrayView<uint> vLo, int at,
+            ArrayView<uint> exchange) where TMma : struct, IMma =>
+            Product<TMma>(Product<TMma>(o, p0, vHi, vLo, at, exchange), p1, vHi, vLo, at + 8, exchange);
 
         /// <summary>
         /// Writes rows g and g + 8 (at element offsets <paramref name="top"/>, <paramref name="bottom"/> of their heads;

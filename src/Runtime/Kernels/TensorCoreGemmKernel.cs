@@ -31,7 +31,7 @@ internal readonly struct RoundedActivations : IGemmActivations
 /// block (2 x 4 MMA tiles of 16 x 8). Each 32-deep slice of X (its bf16 terms, from <see cref="ActivationSplitKernel"/>) and W is staged in shared
 /// memory in rows padded to 20 words, so the eight fragment rows a warp reads at once fall on distinct banks; the next
 /// slice is loaded into registers while the tensor cores work on this one. The instruction, its fragment layouts and
-/// its emulation off CUDA are in <see cref="Mma"/>. Needs inDim a multiple of 32; rows and columns may be ragged.
+/// its emulation off CUDA are in <see cref="IMma"/>. Needs inDim a multiple of 32; rows and columns may be ragged.
 /// </summary>
 internal static class TensorCoreGemmKernel
 {
@@ -45,14 +45,14 @@ internal static class TensorCoreGemmKernel
 
     /// <param name="xHi">The activations' hi bf16 terms [tokens, inDim] (<see cref="ActivationSplitKernel"/>).</param>
     /// <param name="xLo">Their lo terms, read only with split activations.</param>
-    public static void Run<TActivations>(ArrayView<Bf16x8> xHi, ArrayView<Bf16x8> xLo, ArrayView<Bf16x8> weight, ArrayView<float> bias, int hasBias,
+    public static void Run<TActivations, TMma>(ArrayView<Bf16x8> xHi, ArrayView<Bf16x8> xLo, ArrayView<Bf16x8> weight, ArrayView<float> bias, int hasBias,
         ArrayView<float> y, int tokens, int inDim, int outDim, TActivations activations)
-        where TActivations : struct, IGemmActivations
+        where TActivations : struct, IGemmActivations where TMma : struct, IMma
     {
         ArrayView<uint> hiTile = SharedMemory.Allocate<uint>(TileM * RowWords);
         ArrayView<uint> loTile = SharedMemory.Allocate<uint>(TileM * RowWords);
         ArrayView<uint> ws = SharedMemory.Allocate<uint>(TileN * RowWords);
-        // Used only off CUDA (emulated MMAs); where the instruction is real, nothing reads it.
+        // Used only by the emulated MMA; with the real instruction nothing reads it (and ptxas drops it).
         ArrayView<uint> exchange = SharedMemory.Allocate<uint>(GroupSize * Mma.ExchangeWords);
         int t = Group.IdxX, lane = Warp.LaneIdx, warp = Warp.WarpIdx;
         int g = lane >> 2, q = lane & 3;
@@ -89,14 +89,14 @@ internal static class TensorCoreGemmKernel
                     ArrayView<uint> xs = term == 0 ? hiTile : loTile;
                     AFragment a0 = AFragment.Read(xs, (warpRow + g) * RowWords + k, RowWords);
                     AFragment a1 = AFragment.Read(xs, (warpRow + 16 + g) * RowWords + k, RowWords);
-                    c00 = Mma.Multiply(c00, a0, b0, exchange);
-                    c01 = Mma.Multiply(c01, a0, b1, exchange);
-                    c02 = Mma.Multiply(c02, a0, b2, exchange);
-                    c03 = Mma.Multiply(c03, a0, b3, exchange);
-                    c10 = Mma.Multiply(c10, a1, b0, exchange);
-                    c11 = Mma.Multiply(c11, a1, b1, exchange);
-                    c12 = Mma.Multiply(c12, a1, b2, exchange);
-                    c13 = Mma.Multiply(c13, a1, b3, exchange);
+                    c00 = default(TMma).Multiply(c00, a0, b0, exchange);
+                    c01 = default(TMma).Multiply(c01, a0, b1, exchange);
+                    c02 = default(TMma).Multiply(c02, a0, b2, exchange);
+                    c03 = default(TMma).Multiply(c03, a0, b3, exchange);
+                    c10 = default(TMma).Multiply(c10, a1, b0, exchange);
+                    c11 = default(TMma).Multiply(c11, a1, b1, exchange);
+                    c12 = default(TMma).Multiply(c12, a1, b2, exchange);
+                    c13 = default(TMma).Multiply(c13, a1, b3, exchange);
                 }
             }
         }

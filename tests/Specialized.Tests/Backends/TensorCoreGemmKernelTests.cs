@@ -52,9 +52,9 @@ public sealed class TensorCoreGemmKernelTests
     {
         using var context = Context.Create(builder => builder.CPU(new CPUDevice(32, TensorCoreGemmKernel.GroupSize / 32, 1)));
         using var accelerator = context.GetCPUDevice(0).CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel);
-        var split = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, TActivations>(ActivationSplitKernel.Run);
+        var split = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, TActivations>(ActivationSplitKernel.Run<TActivations, EmulatedMma>);
         var kernel = accelerator.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, TActivations>(
-            TensorCoreGemmKernel.Run);
+            TensorCoreGemmKernel.Run<TActivations, EmulatedMma>);
         ushort[] bits = w.Select(v => (ushort)(BitConverter.SingleToUInt32Bits(v) >> 16)).ToArray();
         using var xs = accelerator.Allocate1D(x);
         using var hi = accelerator.Allocate1D<ushort>(x.Length);

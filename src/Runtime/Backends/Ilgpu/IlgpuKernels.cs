@@ -59,6 +59,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
 
         // Compilation first: it is most of the wait on a GPU, and a progress display can say so.
         progress?.Report(new EngineLoadProgress(EngineLoadStage.CompilingKernels));
+        bool cuda = accelerator.AcceleratorType == AcceleratorType.Cuda;
         _embed = accelerator.LoadKernel<ArrayView<ushort>, ArrayView<int>, ArrayView<float>, int, TDims>(EmbedKernel.Run);
         _norm = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, TDims>(RmsNormKernel.Run);
         _linear = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int>(LinearKernel.Run);
@@ -67,9 +68,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         // head rows of whole 16-byte pieces; the SIMT GEMM and the warp-per-row attention cover the shapes they don't.
         if (accelerator.MaxNumThreadsPerGroup >= GemmKernel.GroupSize)
         {
-            _tensorCoreGemm = accelerator.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations>(
-                TensorCoreGemmKernel.Run);
-            _splitActivations = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, SplitActivations>(ActivationSplitKernel.Run);
+            (_tensorCoreGemm, _splitActivations) = cuda ? LoadGemm<PtxMma>() : LoadGemm<EmulatedMma>();
             bool everyInputTiles = new[] { dims.HiddenSize, dims.IntermediateSize, dims.QSize }.All(n => n % TensorCoreGemmKernel.Depth == 0);
             if (!everyInputTiles)
             {
@@ -92,15 +91,13 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         // the kernels above. On ILGPU's CPU accelerator it loads here, so tests always exercise it.
         if (accelerator.MaxNumThreadsPerGroup >= TensorCoreAttentionKernel.GroupSize && TensorCoreAttentionKernel.Supports(dims))
         {
-            var load = () => accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(
-                TensorCoreAttentionKernel.Run);
-            _tensorCoreAttention = accelerator.AcceleratorType == AcceleratorType.Cuda
+            _tensorCoreAttention = cuda
                 ? Task.Run(() =>
                 {
                     accelerator.Bind();   // CUDA's current context is per thread: module loading needs it on this one
-                    return load();
+                    return LoadTensorCoreAttention<PtxMma>();
                 })
-                : Task.FromResult(load());
+                : Task.FromResult(LoadTensorCoreAttention<EmulatedMma>());
         }
         if (_extendAttention is not null || _tensorCoreAttention is not null)
         {
@@ -108,6 +105,17 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         }
         _siluMul = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, TDims>(SiluMulKernel.Run);
         _gather = accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(GatherRowsKernel.Run);
+
+        // The tensor-core kernels, for the instruction (IMma) of this accelerator.
+        (Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations>,
+            Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, SplitActivations>) LoadGemm<TMma>() where TMma : struct, IMma => (
+            accelerator.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations>(
+                TensorCoreGemmKernel.Run<SplitActivations, TMma>),
+            accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, SplitActivations>(ActivationSplitKernel.Run<SplitActivations, TMma>));
+        Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims> LoadTensorCoreAttention<TMma>()
+            where TMma : struct, IMma =>
+            accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(
+                TensorCoreAttentionKernel.Run<TDims, TMma>);
 
         progress?.Report(new EngineLoadProgress(EngineLoadStage.AllocatingKvCache));
         // Room for the index arrays of a full step and the page tables of a full KV pool (twice: shared prefixes repeat).
