@@ -23,6 +23,7 @@ internal static class LoadProgressDisplay
     private static string Describe(EngineLoadProgress p) => p.Stage switch
     {
         EngineLoadStage.ReadingConfig => "reading config and tokenizer",
+        EngineLoadStage.StartingDevice => "starting the device",
         EngineLoadStage.LoadingWeights => $"loading weights {p.BytesDone / 1e6:F0}/{p.BytesTotal / 1e6:F0} MB",
         EngineLoadStage.CompilingKernels => "compiling kernels",
         EngineLoadStage.AllocatingKvCache => "allocating the KV cache",

@@ -5,9 +5,13 @@ namespace Specialized.Backends;
 
 /// <summary>
 /// Sizes a model runner allocates for. <paramref name="CudaGraphMaxBatch"/>: the largest decode batch replayed as a
-/// CUDA graph (0: none), where the backend can record them.
+/// CUDA graph (0: none), where the backend can record them. <paramref name="BackgroundCompile"/>: kernels that only
+/// make some steps faster (on CUDA the tensor-core prefill attention) compile in the background, and steps run with
+/// the other kernels until they are ready; the engine sets it for its time to first token, while checks and
+/// benchmarks leave it off so that they always run the kernel they mean to.
 /// </summary>
-public sealed record RunnerOptions(int MaxBatchTokens, int MaxLogitRows, KvCacheLayout Kv, int MaxPositions, int CudaGraphMaxBatch = 0);
+public sealed record RunnerOptions(int MaxBatchTokens, int MaxLogitRows, KvCacheLayout Kv, int MaxPositions, int CudaGraphMaxBatch = 0,
+    bool BackgroundCompile = false);
 
 /// <summary>
 /// Runs forward steps of one model on one backend: it owns the weights, the workspace and the KV cache (through the

@@ -55,6 +55,7 @@ public sealed class Engine : IDisposable, IAsyncDisposable
         // Reading tokenizer.json takes about a second; it overlaps loading the weights and compiling the kernels.
         Task<Qwen2Tokenizer?> tokenizer = Task.Run(() => File.Exists(Path.Combine(modelPath, "tokenizer.json")) ? Qwen2Tokenizer.Load(modelPath) : null);
 
+        options.Progress?.Report(new EngineLoadProgress(EngineLoadStage.StartingDevice));
         try
         {
             _backend = BackendSelector.Create(options.Device);
@@ -74,7 +75,7 @@ public sealed class Engine : IDisposable, IAsyncDisposable
             int pageSize = options.PageSize;
             int graphBatch = options.DisableCudaGraph ? 0 : Math.Min(options.CudaGraphMaxBatchSize ?? 256, maxRunning);
             var runnerOptions = new RunnerOptions(stepTokens, maxRunning, new KvCacheLayout((kvTokens + pageSize - 1) / pageSize, pageSize), ContextLength,
-                graphBatch);
+                graphBatch, BackgroundCompile: true);
             _model = ModelLoader.Load(modelPath, _backend, _ => runnerOptions, options.Progress);
             foreach (var warning in _model.Warnings) logger.LogWarning("{Warning}", warning);
             logger.LogInformation("Loaded {Model} on {Device}: {Description}; KV cache {Tokens} tokens", modelPath, _backend.Device, _model.Description, kvTokens);

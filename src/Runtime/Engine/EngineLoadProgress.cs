@@ -6,6 +6,9 @@ public enum EngineLoadStage
     /// <summary>Parsing config.json and loading the tokenizer.</summary>
     ReadingConfig,
 
+    /// <summary>Opening the device: on CUDA the driver's initialisation and the context, a good part of a second.</summary>
+    StartingDevice,
+
     /// <summary>Copying weights from the memory-mapped safetensors into the backend; the bytes count checkpoint bytes.</summary>
     LoadingWeights,
 

@@ -18,12 +18,12 @@ public sealed class EngineLoadProgressTests(TinyTextModel model) : IClassFixture
     }
 
     [Fact]
-    public void Creating_an_engine_on_the_cpu_reports_config_weights_kv_cache_then_ready()
+    public void Creating_an_engine_on_the_cpu_reports_config_device_weights_kv_cache_then_ready()
     {
         var progress = new Recorder();
         using var engine = Specialized.Engine.Create(model.Folder, new EngineOptions { Device = "cpu", Progress = progress });
 
-        Assert.Equal([EngineLoadStage.ReadingConfig, EngineLoadStage.LoadingWeights, EngineLoadStage.AllocatingKvCache, EngineLoadStage.Ready],
+        Assert.Equal([EngineLoadStage.ReadingConfig, EngineLoadStage.StartingDevice, EngineLoadStage.LoadingWeights, EngineLoadStage.AllocatingKvCache, EngineLoadStage.Ready],
             progress.Stages());
         // Each stage arrives once, in one run: no stage comes back after a later one started.
         Assert.Equal(progress.Reports.Select(r => r.Stage).Order(), progress.Reports.Select(r => r.Stage));

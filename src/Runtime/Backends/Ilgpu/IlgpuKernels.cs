@@ -86,18 +86,18 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
             _attention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>(AttentionKernel.Run);
         }
         // Prefill attention on tensor cores: head rows of whole k16 steps, at most 64 query heads per KV head. The
-        // largest kernel by far (on an H200 ~4 s of ILGPU compilation and PTX JIT, more than all the others together),
-        // so on CUDA it compiles in the background while the engine starts: until it is ready, prefill attends with
-        // the kernels above. On ILGPU's CPU accelerator it loads here, so tests always exercise it.
+        // largest kernel by far (~0.7 s of ILGPU compilation and more of PTX JIT), so with BackgroundCompile on CUDA
+        // it compiles while the engine starts: until it is ready, prefill attends with the kernels above. On ILGPU's
+        // CPU accelerator it loads here, so tests always exercise it.
         if (accelerator.MaxNumThreadsPerGroup >= TensorCoreAttentionKernel.GroupSize && TensorCoreAttentionKernel.Supports(dims))
         {
-            _tensorCoreAttention = cuda
+            _tensorCoreAttention = cuda && options.BackgroundCompile
                 ? Task.Run(() =>
                 {
                     accelerator.Bind();   // CUDA's current context is per thread: module loading needs it on this one
                     return LoadTensorCoreAttention<PtxMma>();
                 })
-                : Task.FromResult(LoadTensorCoreAttention<EmulatedMma>());
+                : Task.FromResult(cuda ? LoadTensorCoreAttention<PtxMma>() : LoadTensorCoreAttention<EmulatedMma>());
         }
         if (_extendAttention is not null || _tensorCoreAttention is not null)
         {
