@@ -4,7 +4,7 @@
 # Expects .device/dotnet-rt.tar.xz and .device/app (tools/device/pack-app.sh).
 # Usage: engine-gpu.sh [NUM_PROMPTS] [INPUT_LEN] [OUTPUT_LEN]   (defaults 1000 1024 256, SGLang's setting here)
 set -uo pipefail
-mkdir -p /opt/dn && tar xJf .device/dotnet-rt.tar.xz -C /opt/dn && export DOTNET_ROOT=/opt/dn PATH=/opt/dn:$PATH
+source tools/device/setup.sh
 n=${1:-1000}; in=${2:-1024}; out=${3:-256}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee $OUT/gpu.txt
 git log -1 --format='commit %H' 2>/dev/null | tee -a $OUT/gpu.txt

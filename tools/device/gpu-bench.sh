@@ -11,7 +11,7 @@ set -uo pipefail
 deadline=$((SECONDS + ${BUDGET:-540} - 20))
 # The timeout for a step: its own cap, or what is left of the budget.
 cap() { local left=$((deadline - SECONDS)); [ $left -lt 5 ] && left=5; echo $(( $1 < left ? $1 : left )); }
-mkdir -p /opt/dn && tar xJf .device/dotnet-rt.tar.xz -C /opt/dn && export DOTNET_ROOT=/opt/dn PATH=/opt/dn:$PATH
+source tools/device/setup.sh
 n=${1:-1000}; in=${2:-1024}; out=${3:-256}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee $OUT/gpu.txt
 cat .device/app/commit.txt 2>/dev/null | tee -a $OUT/gpu.txt   # written by pack-app.sh: the device's copy has no usable git history

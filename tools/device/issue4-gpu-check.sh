@@ -3,7 +3,7 @@
 # files, tiny HF checkpoints) and the CUDA path against HF transformers on a Qwen2.5-0.5B-shape random checkpoint.
 # Usage: issue4-gpu-check.sh [references] [cuda]. Expects .device/dotnet-rt.tar.xz and .device/app (tools/device/pack-app.sh). Writes to $OUT.
 set -uo pipefail
-mkdir -p /opt/dn && tar xJf .device/dotnet-rt.tar.xz -C /opt/dn && export DOTNET_ROOT=/opt/dn PATH=/opt/dn:$PATH
+source tools/device/setup.sh
 cli="dotnet .device/app/specialized.dll"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee $OUT/gpu.txt
 

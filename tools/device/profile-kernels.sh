@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # On the GPU machine: per-kernel GPU time of a short offline run under Nsight Compute (duration metric only), summed
 # by kernel and launch shape, so decode and prefill costs show apart. Expects .device as gpu-bench.sh does (tools/device/pack-app.sh).
-# Usage: profile-kernels.sh [NUM_PROMPTS] [INPUT_LEN] [OUTPUT_LEN]
+# Usage: [ARGS="--max-total-tokens N ..."] profile-kernels.sh [NUM_PROMPTS] [INPUT_LEN] [OUTPUT_LEN]
+#   (ARGS go to OfflineThroughput; a small KV cache keeps the replay's memory saves short)
 set -uo pipefail
-mkdir -p /opt/dn && tar xJf .device/dotnet-rt.tar.xz -C /opt/dn && export DOTNET_ROOT=/opt/dn PATH=/opt/dn:$PATH
+source tools/device/setup.sh
 n=${1:-64}; in=${2:-256}; out=${3:-8}
 ck=/tmp/q05
 [ -f $ck/model.safetensors ] || timeout 120 dotnet .device/app/specialized.dll make-random-checkpoint --config models/Qwen2.5-0.5B-Instruct/config.json --out $ck --seed 1
 timeout 500 /usr/local/cuda/bin/ncu --metrics gpu__time_duration.sum --csv --page raw --log-file /tmp/ncu.csv \
-  dotnet .device/app/OfflineThroughput.dll --model $ck --device cuda --num-prompts $n --input-len $in --output-len $out > /tmp/run.log 2>&1
+  dotnet .device/app/OfflineThroughput.dll --model $ck --device cuda --num-prompts $n --input-len $in --output-len $out ${ARGS:-} > /tmp/run.log 2>&1
 tail -5 /tmp/run.log
 python3 - <<'PY'
 import csv, collections

@@ -37,19 +37,23 @@ internal static class LinearKernel
         int n = tokens - t0;
         if (n > TokensPerWarp) n = TokensPerWarp;
 
-        float a0 = 0f, a1 = 0f, a2 = 0f, a3 = 0f;
+        var acc = new Sums(0f, 0f, 0f, 0f);
         int octets = inDim / 8, xRow = inDim / 4;
-        int wBase = row * octets;
-        for (int j = Warp.LaneIdx; j < octets; j += 32)
+        ArrayView<Bf16x8> w = weight.SubView(row * octets, octets);
+        // Four of the lane's 16-byte weight loads are issued before any is used: a decode GEMV is otherwise a chain of
+        // dependent round trips to memory (down's rows of 608 octets took 19 a lane, and a decode step's warps are too
+        // few to hide them). The ones past the row are skipped, not zeroed: their activations would lie past the row too.
+        for (int j = Warp.LaneIdx; j < octets; j += 128)
         {
-            Bf16x8 pack = weight[wBase + j];
-            var w = new Weights8(pack);
+            bool has1 = j + 32 < octets, has2 = j + 64 < octets, has3 = j + 96 < octets;
+            Bf16x8 p0 = w[j], p1 = has1 ? w[j + 32] : default, p2 = has2 ? w[j + 64] : default, p3 = has3 ? w[j + 96] : default;
             int k = t0 * xRow + 2 * j;
-            a0 += w.Dot(x[k], x[k + 1]);
-            if (n > 1) a1 += w.Dot(x[k + xRow], x[k + xRow + 1]);
-            if (n > 2) a2 += w.Dot(x[k + 2 * xRow], x[k + 2 * xRow + 1]);
-            if (n > 3) a3 += w.Dot(x[k + 3 * xRow], x[k + 3 * xRow + 1]);
+            acc = acc.Add(new Weights8(p0), x, k, xRow, n);
+            if (has1) acc = acc.Add(new Weights8(p1), x, k + 64, xRow, n);
+            if (has2) acc = acc.Add(new Weights8(p2), x, k + 128, xRow, n);
+            if (has3) acc = acc.Add(new Weights8(p3), x, k + 192, xRow, n);
         }
+        float a0 = acc.A0, a1 = acc.A1, a2 = acc.A2, a3 = acc.A3;
         a0 = KernelMath.WarpSum(a0);
         a1 = KernelMath.WarpSum(a1);
         a2 = KernelMath.WarpSum(a2);
@@ -61,6 +65,22 @@ internal static class LinearKernel
         if (n > 1) y[o + outDim] = a1 + b;
         if (n > 2) y[o + 2 * outDim] = a2 + b;
         if (n > 3) y[o + 3 * outDim] = a3 + b;
+    }
+
+    /// <summary>A lane's running sums for up to four tokens.</summary>
+    private readonly struct Sums(float a0, float a1, float a2, float a3)
+    {
+        public readonly float A0 = a0, A1 = a1, A2 = a2, A3 = a3;
+
+        /// <summary>
+        /// Adds eight weights times each token's eight activations: <paramref name="k"/> is the Float4 index of the first
+        /// of them for the warp's first token, <paramref name="xRow"/> the Float4s of a row.
+        /// </summary>
+        public Sums Add(Weights8 w, ArrayView<Float4> x, int k, int xRow, int n) => new(
+            A0 + w.Dot(x[k], x[k + 1]),
+            n > 1 ? A1 + w.Dot(x[k + xRow], x[k + xRow + 1]) : A1,
+            n > 2 ? A2 + w.Dot(x[k + 2 * xRow], x[k + 2 * xRow + 1]) : A2,
+            n > 3 ? A3 + w.Dot(x[k + 3 * xRow], x[k + 3 * xRow + 1]) : A3);
     }
 
     /// <summary>Eight weights widened to float32.</summary>

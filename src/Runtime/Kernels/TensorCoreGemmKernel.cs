@@ -66,50 +66,72 @@ internal static class TensorCoreGemmKernel
         int xFrom = m0 + xRow < tokens ? ((m0 + xRow) * inDim + xCol) / 8 : -1;
         int wFrom = n0 + wRow < outDim ? ((n0 + wRow) * inDim + wCol) / 8 : -1;
 
+        // The tiles are restaged in place every slice, so each lane's fragments and staging slots sit at the same words
+        // of shared memory in every slice: views at those words, made once, leave every fragment load a constant offset
+        // (no address arithmetic in the loop; the instruction count per MMA, not the tensor cores, bounded the kernel).
+        ArrayView<uint> aHi = hiTile.SubView((warpRow + g) * RowWords + q), aLo = loTile.SubView((warpRow + g) * RowWords + q);
+        ArrayView<uint> b = ws.SubView((warpCol + g) * RowWords + q);
+        int xAt = (xRow * RowWords + xCol / 2) / 4, wAt = (wRow * RowWords + wCol / 2) / 4;
+        ArrayView<Words4> xHiSlot = hiTile.Cast<Words4>().SubView(xAt), xLoSlot = loTile.Cast<Words4>().SubView(xAt);
+        ArrayView<Words4> wSlot = ws.Cast<Words4>().SubView(wAt);
+
         Stage next = Load(xHi, xLo, weight, xFrom, wFrom, 0, terms);
-        CFragment c00 = default, c01 = default, c02 = default, c03 = default;
-        CFragment c10 = default, c11 = default, c12 = default, c13 = default;
+        WarpTile c = default;
         for (int k0 = 0; k0 < inDim; k0 += Depth)
         {
             Group.Barrier();
-            next.Store(hiTile.Cast<Words4>(), loTile.Cast<Words4>(), ws.Cast<Words4>(), (xRow * RowWords + xCol / 2) / 4, (wRow * RowWords + wCol / 2) / 4,
-                terms);
+            next.Store(xHiSlot, xLoSlot, wSlot, terms);
             Group.Barrier();
             if (k0 + Depth < inDim) next = Load(xHi, xLo, weight, xFrom, wFrom, k0 + Depth, terms);
 
-            for (int step = 0; step < Depth / 16; step++)
-            {
-                int k = step * 8 + q;
-                BFragment b0 = BFragment.Read(ws, (warpCol + g) * RowWords + k);
-                BFragment b1 = BFragment.Read(ws, (warpCol + 8 + g) * RowWords + k);
-                BFragment b2 = BFragment.Read(ws, (warpCol + 16 + g) * RowWords + k);
-                BFragment b3 = BFragment.Read(ws, (warpCol + 24 + g) * RowWords + k);
-                for (int term = 0; term < terms; term++)
-                {
-                    ArrayView<uint> xs = term == 0 ? hiTile : loTile;
-                    AFragment a0 = AFragment.Read(xs, (warpRow + g) * RowWords + k, RowWords);
-                    AFragment a1 = AFragment.Read(xs, (warpRow + 16 + g) * RowWords + k, RowWords);
-                    c00 = default(TMma).Multiply(c00, a0, b0, exchange);
-                    c01 = default(TMma).Multiply(c01, a0, b1, exchange);
-                    c02 = default(TMma).Multiply(c02, a0, b2, exchange);
-                    c03 = default(TMma).Multiply(c03, a0, b3, exchange);
-                    c10 = default(TMma).Multiply(c10, a1, b0, exchange);
-                    c11 = default(TMma).Multiply(c11, a1, b1, exchange);
-                    c12 = default(TMma).Multiply(c12, a1, b2, exchange);
-                    c13 = default(TMma).Multiply(c13, a1, b3, exchange);
-                }
-            }
+            // The slice's two k16 steps (words 0-7 and 8-15 of a row), written out: ILGPU keeps loops as loops.
+            c = c.Step<TMma>(aHi, aLo, b, 0, terms, exchange);
+            c = c.Step<TMma>(aHi, aLo, b, 8, terms, exchange);
         }
 
         int row = m0 + warpRow + g, col = n0 + warpCol + 2 * q;
-        Store(y, bias, hasBias, c00, row, col, tokens, outDim);
-        Store(y, bias, hasBias, c01, row, col + 8, tokens, outDim);
-        Store(y, bias, hasBias, c02, row, col + 16, tokens, outDim);
-        Store(y, bias, hasBias, c03, row, col + 24, tokens, outDim);
-        Store(y, bias, hasBias, c10, row + 16, col, tokens, outDim);
-        Store(y, bias, hasBias, c11, row + 16, col + 8, tokens, outDim);
-        Store(y, bias, hasBias, c12, row + 16, col + 16, tokens, outDim);
-        Store(y, bias, hasBias, c13, row + 16, col + 24, tokens, outDim);
+        Store(y, bias, hasBias, c.C00, row, col, tokens, outDim);
+        Store(y, bias, hasBias, c.C01, row, col + 8, tokens, outDim);
+        Store(y, bias, hasBias, c.C02, row, col + 16, tokens, outDim);
+        Store(y, bias, hasBias, c.C03, row, col + 24, tokens, outDim);
+        Store(y, bias, hasBias, c.C10, row + 16, col, tokens, outDim);
+        Store(y, bias, hasBias, c.C11, row + 16, col + 8, tokens, outDim);
+        Store(y, bias, hasBias, c.C12, row + 16, col + 16, tokens, outDim);
+        Store(y, bias, hasBias, c.C13, row + 16, col + 24, tokens, outDim);
+    }
+
+    /// <summary>A warp's 32 x 32 block of Y: 2 x 4 MMA tiles of 16 x 8 (Crc: rows 16r.., columns 8c..).</summary>
+    private readonly struct WarpTile(CFragment c00, CFragment c01, CFragment c02, CFragment c03,
+        CFragment c10, CFragment c11, CFragment c12, CFragment c13)
+    {
+        public readonly CFragment C00 = c00, C01 = c01, C02 = c02, C03 = c03, C10 = c10, C11 = c11, C12 = c12, C13 = c13;
+
+        /// <summary>
+        /// Adds one k16 step: <paramref name="aHi"/>, <paramref name="aLo"/> and <paramref name="b"/> are the lane's views at
+        /// its fragment words of the staged X terms and W tiles, <paramref name="k"/> the step's first word (a constant).
+        /// The B fragments serve both terms.
+        /// </summary>
+        public WarpTile Step<TMma>(ArrayView<uint> aHi, ArrayView<uint> aLo, ArrayView<uint> b, int k, int terms, ArrayView<uint> exchange)
+            where TMma : struct, IMma
+        {
+            BFragment b0 = BFragment.Read(b, k), b1 = BFragment.Read(b, 8 * RowWords + k);
+            BFragment b2 = BFragment.Read(b, 16 * RowWords + k), b3 = BFragment.Read(b, 24 * RowWords + k);
+            WarpTile c = Add<TMma>(AFragment.Read(aHi, k, RowWords), AFragment.Read(aHi, 16 * RowWords + k, RowWords), b0, b1, b2, b3, exchange);
+            return terms == 2
+                ? c.Add<TMma>(AFragment.Read(aLo, k, RowWords), AFragment.Read(aLo, 16 * RowWords + k, RowWords), b0, b1, b2, b3, exchange)
+                : c;
+        }
+
+        private WarpTile Add<TMma>(AFragment a0, AFragment a1, BFragment b0, BFragment b1, BFragment b2, BFragment b3, ArrayView<uint> exchange)
+            where TMma : struct, IMma
+        {
+            TMma mma = default;
+            return new WarpTile(
+                mma.Multiply(C00, a0, b0, exchange), mma.Multiply(C01, a0, b1, exchange),
+                mma.Multiply(C02, a0, b2, exchange), mma.Multiply(C03, a0, b3, exchange),
+                mma.Multiply(C10, a1, b0, exchange), mma.Multiply(C11, a1, b1, exchange),
+                mma.Multiply(C12, a1, b2, exchange), mma.Multiply(C13, a1, b3, exchange));
+        }
     }
 
     private static Stage Load(ArrayView<Bf16x8> xHi, ArrayView<Bf16x8> xLo, ArrayView<Bf16x8> weight, int xFrom, int wFrom, int k0, int terms)
@@ -152,13 +174,13 @@ internal static class TensorCoreGemmKernel
     {
         public Bf16x8 XHi, XLo, W0, W1;
 
-        /// <summary>Stores at 16-byte offsets (rows are 80 bytes, so every staged row starts 16-byte aligned).</summary>
-        public readonly void Store(ArrayView<Words4> hiTile, ArrayView<Words4> loTile, ArrayView<Words4> ws, int xAt, int wAt, int terms)
+        /// <summary>Stores into the thread's 16-byte slots (rows are 80 bytes, so every staged row starts 16-byte aligned).</summary>
+        public readonly void Store(ArrayView<Words4> xHiSlot, ArrayView<Words4> xLoSlot, ArrayView<Words4> wSlot, int terms)
         {
-            hiTile[xAt] = Words(XHi);
-            if (terms == 2) loTile[xAt] = Words(XLo);
-            ws[wAt] = Words(W0);
-            ws[wAt + 1] = Words(W1);
+            xHiSlot[0] = Words(XHi);
+            if (terms == 2) xLoSlot[0] = Words(XLo);
+            wSlot[0] = Words(W0);
+            wSlot[1] = Words(W1);
         }
     }
 }
