@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine, in one device call: the engine on CUDA with a Qwen2.5-0.5B-shape random checkpoint — the
 # OfflineBatch sample (four modes), batch-1 decode through the engine, and SGLang's offline-throughput benchmark.
-# Expects .device/dotnet-rt.tar.xz and .device/app (tools/device/pack-app.sh).
+# Expects .device/dotnet-rt.tar.xz and .device/app.tar.xz (tools/device/pack-app.sh; setup.sh unpacks them).
 # Usage: engine-gpu.sh [NUM_PROMPTS] [INPUT_LEN] [OUTPUT_LEN]   (defaults 1000 1024 256, SGLang's setting here)
 set -uo pipefail
 source tools/device/setup.sh

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # On the GPU machine, in ONE device call: our GPU benchmarks and the PyTorch baselines on the same shapes and
 # checkpoint, then one table with the ratios ($OUT/table.md). Expects .device/dotnet-rt.tar.xz and
-#   .device/app (tools/device/pack-app.sh: the CLI, the offline-throughput program and the BenchmarkDotNet suites)
+#   .device/app.tar.xz (tools/device/pack-app.sh: the CLI, the offline-throughput program and the BenchmarkDotNet suites;
+#   tools/device/setup.sh unpacks it)
 #   .device/ptx/*.ptx (kernels' PTX from tools/ptx, which pack-app.sh runs; checked with ptxas -v for registers and spills)
 # Usage: [PROFILE=1] [BUDGET=540] [SUITES=quick|all] gpu-bench.sh [NUM_PROMPTS] [INPUT_LEN] [OUTPUT_LEN]
 #   (offline throughput; SGLang's: 1000 1024 256). BUDGET: seconds the whole script may take; each step's timeout is cut to

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine, in one device call (see /work/shared/GPU.md): reference data for the tests (tokenizer golden
 # files, tiny HF checkpoints) and the CUDA path against HF transformers on a Qwen2.5-0.5B-shape random checkpoint.
-# Usage: issue4-gpu-check.sh [references] [cuda]. Expects .device/dotnet-rt.tar.xz and .device/app (tools/device/pack-app.sh). Writes to $OUT.
+# Usage: issue4-gpu-check.sh [references] [cuda]. Expects .device/dotnet-rt.tar.xz and .device/app.tar.xz (tools/device/pack-app.sh; setup.sh unpacks them). Writes to $OUT.
 set -uo pipefail
 source tools/device/setup.sh
 cli="dotnet .device/app/specialized.dll"

@@ -34,7 +34,7 @@ internal static class AttentionCombineKernel
             // per range (a batch-1 decode over 1,000 keys has 11 ranges).
             float max = float.NegativeInfinity;
             for (int s = lane; s < splits; s += 32) max = XMath.Max(max, partials[rowAt + s * stride]);
-            for (int offset = 16; offset > 0; offset >>= 1) max = XMath.Max(max, Warp.ShuffleXor(max, offset));
+            max = KernelMath.WarpMax(max);
             float sum = 0f, o0 = 0f, o1 = 0f, o2 = 0f, o3 = 0f;
             for (int s0 = 0; s0 < splits; s0 += 32)
             {

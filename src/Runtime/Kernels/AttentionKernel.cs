@@ -66,7 +66,7 @@ internal static class AttentionKernel
             }
 
             float blockMax = score;
-            for (int offset = 16; offset > 0; offset >>= 1) blockMax = XMath.Max(blockMax, Warp.ShuffleXor(blockMax, offset));
+            blockMax = KernelMath.WarpMax(blockMax);
             float next = XMath.Max(max, blockMax);
             float correction = XMath.Exp(max - next);
             float p = j <= pos ? XMath.Exp(score - next) : 0f;

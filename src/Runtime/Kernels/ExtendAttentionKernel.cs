@@ -159,7 +159,7 @@ internal static class ExtendAttentionKernel
 
             // Some key of the tile is visible (the checks above), so the tile's maximum is finite.
             float tileMax = score;
-            for (int offset = 16; offset > 0; offset >>= 1) tileMax = XMath.Max(tileMax, Warp.ShuffleXor(tileMax, offset));
+            tileMax = KernelMath.WarpMax(tileMax);
             float next = XMath.Max(Max, tileMax);
             float correction = XMath.Exp(Max - next);
             float p = visible ? XMath.Exp(score - next) : 0f;

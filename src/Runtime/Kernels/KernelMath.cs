@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Algorithms;
 
 namespace Specialized.Kernels;
 
@@ -12,6 +13,13 @@ internal static class KernelMath
     public static float WarpSum(float value)
     {
         for (int offset = 16; offset > 0; offset >>= 1) value += Warp.ShuffleXor(value, offset);
+        return value;
+    }
+
+    /// <summary>The maximum over the warp, in every lane.</summary>
+    public static float WarpMax(float value)
+    {
+        for (int offset = 16; offset > 0; offset >>= 1) value = XMath.Max(value, Warp.ShuffleXor(value, offset));
         return value;
     }
 
