@@ -44,7 +44,8 @@ torch_mm = load("torch_matmul.json") or {}
 for row in report("GpuGemmBenchmarks"):
     shape = row.get("Shape", "").split(" ")[0]
     ours = row.get("TFLOP/s", "-")
-    base = torch_mm.get(shape, {}).get("tflops") if row.get("Tokens") == "4096" else None
+    key = shape if row.get("Tokens") == "4096" else f"{shape}@{row.get('Tokens')}"
+    base = torch_mm.get(key, {}).get("tflops")
     try:
         ratio = f"{float(ours) / base:.2f}" if base else "-"
     except ValueError:

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """PyTorch baselines on the GPU machine, for the same shapes and checkpoint our benchmarks use.
 
-  torch_baselines.py matmul --out FILE             bf16 torch.matmul TFLOP/s on the Qwen2.5-0.5B GEMM shapes at M=4096
+  torch_baselines.py matmul --out FILE [--tokens 4096,512]
+                                                   bf16 torch.matmul TFLOP/s on the Qwen2.5-0.5B GEMM shapes at each M
+                                                   (keyed by shape name at 4096, "name@M" otherwise)
   torch_baselines.py hf-eager --checkpoint DIR --out FILE [--prompt 128] [--new 64]
                                                    HF transformers generate, eager, bf16, batch 1, greedy: tok/s
   torch_baselines.py compiled --checkpoint DIR --out FILE [--prompt 128] [--new 256] [--batch 1] [--compile-budget 240]
@@ -36,8 +38,7 @@ SHAPES = [("qkv", 1152, 896), ("o", 896, 896), ("gate_up", 9728, 896), ("down", 
 
 def matmul(args):
     results = {}
-    m = 4096
-    for name, n, k in SHAPES:
+    for m, (name, n, k) in ((m, shape) for m in (int(t) for t in args.tokens.split(",")) for shape in SHAPES):
         x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
         w = torch.randn(n, k, device="cuda", dtype=torch.bfloat16)
         for _ in range(5):
@@ -51,8 +52,9 @@ def matmul(args):
         end.record()
         torch.cuda.synchronize()
         seconds = start.elapsed_time(end) / 1e3 / reps
-        results[name] = {"n": n, "k": k, "m": m, "us": seconds * 1e6, "tflops": 2 * m * n * k / seconds / 1e12}
-        print(f"torch.matmul bf16 {name:8s} {m}x{n}x{k}: {seconds * 1e6:9.1f} us  {results[name]['tflops']:7.1f} TFLOP/s", flush=True)
+        key = name if m == 4096 else f"{name}@{m}"
+        results[key] = {"n": n, "k": k, "m": m, "us": seconds * 1e6, "tflops": 2 * m * n * k / seconds / 1e12}
+        print(f"torch.matmul bf16 {name:8s} {m}x{n}x{k}: {seconds * 1e6:9.1f} us  {results[key]['tflops']:7.1f} TFLOP/s", flush=True)
     json.dump(results, open(args.out, "w"), indent=1)
 
 
@@ -516,6 +518,7 @@ if __name__ == "__main__":
     sub = p.add_subparsers(dest="cmd", required=True)
     a = sub.add_parser("matmul")
     a.add_argument("--out", required=True)
+    a.add_argument("--tokens", default="4096,512,64", help="comma-separated M values")
     b = sub.add_parser("hf-eager")
     b.add_argument("--checkpoint", required=True)
     b.add_argument("--out", required=True)

@@ -29,8 +29,8 @@ public class GpuGemmBenchmarks
     [ParamsSource(nameof(Shapes))]
     public GemmShape Shape { get; set; } = null!;
 
-    /// <summary>A prefill (4096) and a decode batch of 64 requests, where the GEMV serves today.</summary>
-    [Params(64, 4096)]
+    /// <summary>A prefill (4096), a decode batch of 512 requests (the offline benchmark's regime) and one of 64.</summary>
+    [Params(64, 512, 4096)]
     public int Tokens { get; set; }
 
     public static IEnumerable<GemmShape> Shapes => GemmShape.LayerProjections;

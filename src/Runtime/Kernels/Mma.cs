@@ -31,11 +31,16 @@ internal interface IMma
     /// nearest even.
     /// </summary>
     uint Pack(float low, float high);
+
+    /// <summary>Words of <c>exchange</c> a thread needs: the emulation's <see cref="Mma.ExchangeWords"/>, one for the instruction (it reads none).</summary>
+    int ExchangeWords { get; }
 }
 
 /// <summary>The instruction itself, through inline PTX: kernels for CUDA.</summary>
 internal readonly struct PtxMma : IMma
 {
+    public int ExchangeWords => 1;
+
     public CFragment Multiply(CFragment c, AFragment a, BFragment b, ArrayView<uint> exchange)
     {
         Ref<float> d0 = c.C0, d1 = c.C1, d2 = c.C2, d3 = c.C3;
@@ -64,6 +69,8 @@ internal readonly struct PtxMma : IMma
 /// </summary>
 internal readonly struct EmulatedMma : IMma
 {
+    public int ExchangeWords => Mma.ExchangeWords;
+
     public CFragment Multiply(CFragment c, AFragment a, BFragment b, ArrayView<uint> exchange)
     {
         int lane = Warp.LaneIdx, g = lane >> 2, q = lane & 3;

@@ -27,21 +27,33 @@ internal readonly struct RoundedActivations : IGemmActivations
 
 /// <summary>
 /// Y[t, n] = Σ_k X[t, k]·W[n, k] (+ b[n]) on tensor cores: PTX <c>mma.sync.m16n8k16</c> on bf16 with float32
-/// accumulation, through ILGPU's inline PTX. A group of 8 warps computes a 64 x 128 tile of Y, each warp a 32 x 32
-/// block (2 x 4 MMA tiles of 16 x 8). Each 32-deep slice of X (its bf16 terms, from <see cref="ActivationSplitKernel"/>) and W is staged in shared
-/// memory in rows padded to 20 words, so the eight fragment rows a warp reads at once fall on distinct banks; the next
-/// slice is loaded into registers while the tensor cores work on this one. The instruction, its fragment layouts and
-/// its emulation off CUDA are in <see cref="IMma"/>. Needs inDim a multiple of 32; rows and columns may be ragged.
+/// accumulation, through ILGPU's inline PTX. A group of 8 warps computes a 128 x 128 tile of Y, each warp a 64 x 32
+/// block (4 x 4 MMA tiles of 16 x 8). The tile's 32-deep slices of X (its bf16 terms, from
+/// <see cref="ActivationSplitKernel"/>) and W pass through two shared-memory stages: while the warps multiply one
+/// slice, the next is loaded into registers and stored into the other stage, one barrier a slice.
+/// <para>
+/// <b>The fragments are read 16 bytes at a time, without <c>ldmatrix</c></b> (ILGPU gives a kernel no shared-memory
+/// address to pass it). The MMA sums over k, so any order of k serves if A and B agree on it: this kernel lets MMA
+/// column pair p of its k16 step s be word 4(p mod 4) + 2s + p / 4 of the staged 16-word row. A lane (g, q) then needs
+/// words 4q..4q + 3 of its rows for both steps of the slice: one <c>ld.shared.v4</c> for each A row (g and g + 8)
+/// and one for each B column, where the ISA's own order needs a 32-bit load per register. Staged rows are 16 words
+/// unpadded: the eight lanes of a 16-byte load phase read two whole rows, 32 distinct banks.
+/// </para>
+/// The instruction, its fragment layouts and its emulation off CUDA are in <see cref="IMma"/>. Needs inDim a multiple
+/// of 32; rows and columns may be ragged.
 /// </summary>
 internal static class TensorCoreGemmKernel
 {
-    public const int TileM = 64;
+    public const int TileM = 128;
     public const int TileN = 128;
     public const int Depth = 32;
     public const int GroupSize = 256;
 
-    /// <summary>Words (bf16 pairs) per staged row: 16 for the 32-deep slice and 4 of padding.</summary>
-    private const int RowWords = Depth / 2 + 4;
+    /// <summary>16-byte quads in a staged row: 32 bf16.</summary>
+    private const int RowQuads = Depth / 8;
+
+    /// <summary>Quads in one stage of a term or of W: 128 rows.</summary>
+    private const int StageQuads = TileM * RowQuads;
 
     /// <param name="xHi">The activations' hi bf16 terms [tokens, inDim] (<see cref="ActivationSplitKernel"/>).</param>
     /// <param name="xLo">Their lo terms, read only with split activations.</param>
@@ -49,109 +61,133 @@ internal static class TensorCoreGemmKernel
         ArrayView<float> y, int tokens, int inDim, int outDim, TActivations activations)
         where TActivations : struct, IGemmActivations where TMma : struct, IMma
     {
-        ArrayView<uint> hiTile = SharedMemory.Allocate<uint>(TileM * RowWords);
-        ArrayView<uint> loTile = SharedMemory.Allocate<uint>(TileM * RowWords);
-        ArrayView<uint> ws = SharedMemory.Allocate<uint>(TileN * RowWords);
-        // Used only by the emulated MMA; with the real instruction nothing reads it (and ptxas drops it).
-        ArrayView<uint> exchange = SharedMemory.Allocate<uint>(GroupSize * Mma.ExchangeWords);
+        int terms = activations.Terms;
+        // Two stages of each: 16 KB a term and 16 KB of W, 48 KB with split activations (the static limit).
+        ArrayView<Words4> hiTiles = SharedMemory.Allocate<Words4>(2 * StageQuads);
+        ArrayView<Words4> loTiles = SharedMemory.Allocate<Words4>(terms == 2 ? 2 * StageQuads : 1);
+        ArrayView<Words4> wTiles = SharedMemory.Allocate<Words4>(2 * StageQuads);
+        ArrayView<uint> exchange = SharedMemory.Allocate<uint>(default(TMma).ExchangeWords * GroupSize);
         int t = Group.IdxX, lane = Warp.LaneIdx, warp = Warp.WarpIdx;
         int g = lane >> 2, q = lane & 3;
         int n0 = Grid.IdxX * TileN, m0 = Grid.IdxY * TileM;
-        int warpRow = (warp >> 2) * 32, warpCol = (warp & 3) * 32;
-        int terms = activations.Terms;
+        int warpRow = (warp >> 2) * 64, warpCol = (warp & 3) * 32;
 
-        // Each thread stages 8 bf16 of one X row (per term) and 16 bf16 of one W row per slice, in 16-byte loads and stores.
-        int xRow = t >> 2, xCol = (t & 3) * 8;
-        int wRow = t >> 1, wCol = (t & 1) * 16;
-        int xFrom = m0 + xRow < tokens ? ((m0 + xRow) * inDim + xCol) / 8 : -1;
-        int wFrom = n0 + wRow < outDim ? ((n0 + wRow) * inDim + wCol) / 8 : -1;
+        // Each thread stages two quads of X (per term) and two of W a slice: rows t / 4 and t / 4 + 64, quad t % 4.
+        int row = t >> 2, quad = t & 3;
+        int xFrom0 = m0 + row < tokens ? (m0 + row) * (inDim / 8) + quad : -1;
+        int xFrom1 = m0 + row + 64 < tokens ? (m0 + row + 64) * (inDim / 8) + quad : -1;
+        int wFrom0 = n0 + row < outDim ? (n0 + row) * (inDim / 8) + quad : -1;
+        int wFrom1 = n0 + row + 64 < outDim ? (n0 + row + 64) * (inDim / 8) + quad : -1;
 
-        // The tiles are restaged in place every slice, so each lane's fragments and staging slots sit at the same words
-        // of shared memory in every slice: views at those words, made once, leave every fragment load a constant offset
-        // (no address arithmetic in the loop; the instruction count per MMA, not the tensor cores, bounded the kernel).
-        ArrayView<uint> aHi = hiTile.SubView((warpRow + g) * RowWords + q), aLo = loTile.SubView((warpRow + g) * RowWords + q);
-        ArrayView<uint> b = ws.SubView((warpCol + g) * RowWords + q);
-        int xAt = (xRow * RowWords + xCol / 2) / 4, wAt = (wRow * RowWords + wCol / 2) / 4;
-        ArrayView<Words4> xHiSlot = hiTile.Cast<Words4>().SubView(xAt), xLoSlot = loTile.Cast<Words4>().SubView(xAt);
-        ArrayView<Words4> wSlot = ws.Cast<Words4>().SubView(wAt);
+        // Views at the lane's words in stage 0 (stage 1 is StageQuads further), made once: every shared access in the
+        // loop is then a constant offset from one of two bases.
+        int aAt = (warpRow + g) * RowQuads + q, bAt = (warpCol + g) * RowQuads + q;
+        Stage next = Load(xHi, xLo, weight, xFrom0, xFrom1, wFrom0, wFrom1, 0, terms);
+        next.Store(hiTiles.SubView(t), loTiles.SubView(terms == 2 ? t : 0), wTiles.SubView(t), terms);
+        Group.Barrier();
 
-        Stage next = Load(xHi, xLo, weight, xFrom, wFrom, 0, terms);
         WarpTile c = default;
+        int stage = 0;
         for (int k0 = 0; k0 < inDim; k0 += Depth)
         {
+            bool more = k0 + Depth < inDim;
+            if (more) next = Load(xHi, xLo, weight, xFrom0, xFrom1, wFrom0, wFrom1, (k0 + Depth) / 8, terms);
+            int at = stage * StageQuads;
+            c = c.Slice<TMma>(hiTiles.SubView(at + aAt), loTiles.SubView(terms == 2 ? at + aAt : 0), wTiles.SubView(at + bAt), terms, exchange);
+            if (more)
+            {
+                int other = (stage ^ 1) * StageQuads + t;
+                next.Store(hiTiles.SubView(other), loTiles.SubView(terms == 2 ? other : 0), wTiles.SubView(other), terms);
+            }
             Group.Barrier();
-            next.Store(xHiSlot, xLoSlot, wSlot, terms);
-            Group.Barrier();
-            if (k0 + Depth < inDim) next = Load(xHi, xLo, weight, xFrom, wFrom, k0 + Depth, terms);
-
-            // The slice's two k16 steps (words 0-7 and 8-15 of a row), written out: ILGPU keeps loops as loops.
-            c = c.Step<TMma>(aHi, aLo, b, 0, terms, exchange);
-            c = c.Step<TMma>(aHi, aLo, b, 8, terms, exchange);
+            stage ^= 1;
         }
 
-        int row = m0 + warpRow + g, col = n0 + warpCol + 2 * q;
-        Store(y, bias, hasBias, c.C00, row, col, tokens, outDim);
-        Store(y, bias, hasBias, c.C01, row, col + 8, tokens, outDim);
-        Store(y, bias, hasBias, c.C02, row, col + 16, tokens, outDim);
-        Store(y, bias, hasBias, c.C03, row, col + 24, tokens, outDim);
-        Store(y, bias, hasBias, c.C10, row + 16, col, tokens, outDim);
-        Store(y, bias, hasBias, c.C11, row + 16, col + 8, tokens, outDim);
-        Store(y, bias, hasBias, c.C12, row + 16, col + 16, tokens, outDim);
-        Store(y, bias, hasBias, c.C13, row + 16, col + 24, tokens, outDim);
+        int yRow = m0 + warpRow + g, yCol = n0 + warpCol + 2 * q;
+        c.R0.Store(y, bias, hasBias, yRow, yCol, tokens, outDim);
+        c.R1.Store(y, bias, hasBias, yRow + 16, yCol, tokens, outDim);
+        c.R2.Store(y, bias, hasBias, yRow + 32, yCol, tokens, outDim);
+        c.R3.Store(y, bias, hasBias, yRow + 48, yCol, tokens, outDim);
     }
 
-    /// <summary>A warp's 32 x 32 block of Y: 2 x 4 MMA tiles of 16 x 8 (Crc: rows 16r.., columns 8c..).</summary>
-    private readonly struct WarpTile(CFragment c00, CFragment c01, CFragment c02, CFragment c03,
-        CFragment c10, CFragment c11, CFragment c12, CFragment c13)
+    /// <summary>A warp's 64 x 32 block of Y: four rows of MMA tiles (16 rows each).</summary>
+    private readonly struct WarpTile(TileRow r0, TileRow r1, TileRow r2, TileRow r3)
     {
-        public readonly CFragment C00 = c00, C01 = c01, C02 = c02, C03 = c03, C10 = c10, C11 = c11, C12 = c12, C13 = c13;
+        public readonly TileRow R0 = r0, R1 = r1, R2 = r2, R3 = r3;
 
         /// <summary>
-        /// Adds one k16 step: <paramref name="aHi"/>, <paramref name="aLo"/> and <paramref name="b"/> are the lane's views at
-        /// its fragment words of the staged X terms and W tiles, <paramref name="k"/> the step's first word (a constant).
-        /// The B fragments serve both terms.
+        /// Adds one staged 32-deep slice. <paramref name="aHi"/>, <paramref name="aLo"/> are views at the lane's quad of
+        /// its first A row (row g of the warp's block), <paramref name="b"/> at its quad of its first B column.
         /// </summary>
-        public WarpTile Step<TMma>(ArrayView<uint> aHi, ArrayView<uint> aLo, ArrayView<uint> b, int k, int terms, ArrayView<uint> exchange)
+        public WarpTile Slice<TMma>(ArrayView<Words4> aHi, ArrayView<Words4> aLo, ArrayView<Words4> b, int terms, ArrayView<uint> exchange)
             where TMma : struct, IMma
         {
-            BFragment b0 = BFragment.Read(b, k), b1 = BFragment.Read(b, 8 * RowWords + k);
-            BFragment b2 = BFragment.Read(b, 16 * RowWords + k), b3 = BFragment.Read(b, 24 * RowWords + k);
-            WarpTile c = Add<TMma>(AFragment.Read(aHi, k, RowWords), AFragment.Read(aHi, 16 * RowWords + k, RowWords), b0, b1, b2, b3, exchange);
-            return terms == 2
-                ? c.Add<TMma>(AFragment.Read(aLo, k, RowWords), AFragment.Read(aLo, 16 * RowWords + k, RowWords), b0, b1, b2, b3, exchange)
-                : c;
+            // Column g of each 8-wide tile, words 4q..4q+3: both steps' B fragments.
+            Words4 b0 = b[0], b1 = b[8 * RowQuads], b2 = b[16 * RowQuads], b3 = b[24 * RowQuads];
+            WarpTile c = Add<TMma>(aHi, b0, b1, b2, b3, exchange);
+            return terms == 2 ? c.Add<TMma>(aLo, b0, b1, b2, b3, exchange) : c;
         }
 
-        private WarpTile Add<TMma>(AFragment a0, AFragment a1, BFragment b0, BFragment b1, BFragment b2, BFragment b3, ArrayView<uint> exchange)
+        private WarpTile Add<TMma>(ArrayView<Words4> a, Words4 b0, Words4 b1, Words4 b2, Words4 b3, ArrayView<uint> exchange)
+            where TMma : struct, IMma => new(
+            R0.Add<TMma>(a[0], a[8 * RowQuads], b0, b1, b2, b3, exchange),
+            R1.Add<TMma>(a[16 * RowQuads], a[24 * RowQuads], b0, b1, b2, b3, exchange),
+            R2.Add<TMma>(a[32 * RowQuads], a[40 * RowQuads], b0, b1, b2, b3, exchange),
+            R3.Add<TMma>(a[48 * RowQuads], a[56 * RowQuads], b0, b1, b2, b3, exchange));
+    }
+
+    /// <summary>A 16 x 32 strip of a warp's block: four MMA tiles side by side.</summary>
+    private readonly struct TileRow(CFragment c0, CFragment c1, CFragment c2, CFragment c3)
+    {
+        public readonly CFragment C0 = c0, C1 = c1, C2 = c2, C3 = c3;
+
+        /// <summary>
+        /// Both k16 steps of a slice: <paramref name="top"/> and <paramref name="bottom"/> are words 4q..4q+3 of rows g
+        /// and g + 8, b0..b3 those of column g of each tile. Step s takes words 2s (column pair q) and 2s + 1 (pair q + 4).
+        /// </summary>
+        public TileRow Add<TMma>(Words4 top, Words4 bottom, Words4 b0, Words4 b1, Words4 b2, Words4 b3, ArrayView<uint> exchange)
             where TMma : struct, IMma
         {
             TMma mma = default;
-            return new WarpTile(
-                mma.Multiply(C00, a0, b0, exchange), mma.Multiply(C01, a0, b1, exchange),
-                mma.Multiply(C02, a0, b2, exchange), mma.Multiply(C03, a0, b3, exchange),
-                mma.Multiply(C10, a1, b0, exchange), mma.Multiply(C11, a1, b1, exchange),
-                mma.Multiply(C12, a1, b2, exchange), mma.Multiply(C13, a1, b3, exchange));
+            AFragment a = new(top.A, bottom.A, top.B, bottom.B), a1 = new(top.C, bottom.C, top.D, bottom.D);
+            return new TileRow(
+                mma.Multiply(mma.Multiply(C0, a, new BFragment(b0.A, b0.B), exchange), a1, new BFragment(b0.C, b0.D), exchange),
+                mma.Multiply(mma.Multiply(C1, a, new BFragment(b1.A, b1.B), exchange), a1, new BFragment(b1.C, b1.D), exchange),
+                mma.Multiply(mma.Multiply(C2, a, new BFragment(b2.A, b2.B), exchange), a1, new BFragment(b2.C, b2.D), exchange),
+                mma.Multiply(mma.Multiply(C3, a, new BFragment(b3.A, b3.B), exchange), a1, new BFragment(b3.C, b3.D), exchange));
+        }
+
+        /// <summary>Rows g and g + 8 from <paramref name="row"/>, columns 2q, 2q + 1 of each tile from <paramref name="col"/>.</summary>
+        public void Store(ArrayView<float> y, ArrayView<float> bias, int hasBias, int row, int col, int tokens, int outDim)
+        {
+            StoreFragment(y, bias, hasBias, C0, row, col, tokens, outDim);
+            StoreFragment(y, bias, hasBias, C1, row, col + 8, tokens, outDim);
+            StoreFragment(y, bias, hasBias, C2, row, col + 16, tokens, outDim);
+            StoreFragment(y, bias, hasBias, C3, row, col + 24, tokens, outDim);
         }
     }
 
-    private static Stage Load(ArrayView<Bf16x8> xHi, ArrayView<Bf16x8> xLo, ArrayView<Bf16x8> weight, int xFrom, int wFrom, int k0, int terms)
+    private static Stage Load(ArrayView<Bf16x8> xHi, ArrayView<Bf16x8> xLo, ArrayView<Bf16x8> weight, int xFrom0, int xFrom1, int wFrom0, int wFrom1,
+        int k, int terms)
     {
         var s = default(Stage);
-        if (xFrom >= 0)
+        if (xFrom0 >= 0)
         {
-            s.XHi = xHi[xFrom + k0 / 8];
-            if (terms == 2) s.XLo = xLo[xFrom + k0 / 8];
+            s.XHi0 = xHi[xFrom0 + k];
+            if (terms == 2) s.XLo0 = xLo[xFrom0 + k];
         }
-        if (wFrom >= 0)
+        if (xFrom1 >= 0)
         {
-            s.W0 = weight[wFrom + k0 / 8];
-            s.W1 = weight[wFrom + k0 / 8 + 1];
+            s.XHi1 = xHi[xFrom1 + k];
+            if (terms == 2) s.XLo1 = xLo[xFrom1 + k];
         }
+        if (wFrom0 >= 0) s.W0 = weight[wFrom0 + k];
+        if (wFrom1 >= 0) s.W1 = weight[wFrom1 + k];
         return s;
     }
 
     // The C fragment: rows g and g + 8, columns 2q and 2q + 1 of a 16 x 8 tile.
-    private static void Store(ArrayView<float> y, ArrayView<float> bias, int hasBias, CFragment c, int row, int col, int tokens, int outDim)
+    private static void StoreFragment(ArrayView<float> y, ArrayView<float> bias, int hasBias, CFragment c, int row, int col, int tokens, int outDim)
     {
         float b0 = hasBias != 0 && col < outDim ? bias[col] : 0f;
         float b1 = hasBias != 0 && col + 1 < outDim ? bias[col + 1] : 0f;
@@ -172,15 +208,20 @@ internal static class TensorCoreGemmKernel
     /// <summary>A thread's share of one 32-deep slice, held in registers between its load and its store.</summary>
     private struct Stage
     {
-        public Bf16x8 XHi, XLo, W0, W1;
+        public Bf16x8 XHi0, XHi1, XLo0, XLo1, W0, W1;
 
-        /// <summary>Stores into the thread's 16-byte slots (rows are 80 bytes, so every staged row starts 16-byte aligned).</summary>
+        /// <summary>Stores into the thread's quads of a stage: rows t / 4 and t / 4 + 64 (views at row t / 4's quad).</summary>
         public readonly void Store(ArrayView<Words4> xHiSlot, ArrayView<Words4> xLoSlot, ArrayView<Words4> wSlot, int terms)
         {
-            xHiSlot[0] = Words(XHi);
-            if (terms == 2) xLoSlot[0] = Words(XLo);
+            xHiSlot[0] = Words(XHi0);
+            xHiSlot[64 * RowQuads] = Words(XHi1);
+            if (terms == 2)
+            {
+                xLoSlot[0] = Words(XLo0);
+                xLoSlot[64 * RowQuads] = Words(XLo1);
+            }
             wSlot[0] = Words(W0);
-            wSlot[1] = Words(W1);
+            wSlot[64 * RowQuads] = Words(W1);
         }
     }
 }

@@ -9,12 +9,13 @@ namespace Specialized.Tests.Backends;
 /// <summary>
 /// The tensor-core GEMM (after the activation split it reads) — its tiling, staging and fragment layouts — on ILGPU's CPU accelerator, where the MMA instruction is
 /// computed from the PTX ISA's fragment layouts by the warp's lanes (on a GPU the instruction itself runs; the device
-/// scripts check that). Shapes are ragged in rows and columns so the edge paths run: 70 x 136 over 64 inputs is 2 x 2
-/// tiles of 64 x 128, two 32-deep slices.
+/// scripts check that). Shapes are ragged in rows and columns so the edge paths run: 200 x 136 over 96 inputs is 2 x 2
+/// tiles of 128 x 128 (the last row of tiles has rows in only one of a thread's two staged halves), three 32-deep
+/// slices (both shared-memory stages, and the first again).
 /// </summary>
 public sealed class TensorCoreGemmKernelTests
 {
-    private const int Tokens = 70, InDim = 64, OutDim = 136;
+    private const int Tokens = 200, InDim = 96, OutDim = 136;
 
     [Fact]
     public void Split_activations_give_a_float32_faithful_product()
