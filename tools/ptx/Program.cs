@@ -5,6 +5,7 @@ using System.Reflection;
 using ILGPU;
 using ILGPU.Backends.EntryPoints;
 using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using Specialized.Models;
 
@@ -35,7 +36,9 @@ foreach ((string name, Type? argument) in kernels)
     {
         run = run.GetGenericArguments().Length == 2 ? run.MakeGenericMethod(argument!, ptxMma) : run.MakeGenericMethod(argument!);
     }
-    var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(run), default);
+    // Launch bounds where the engine loads the kernel with them (TensorCoreGemmKernel.Specialization).
+    var specialization = (KernelSpecialization?)run.DeclaringType!.GetProperty("Specialization", BindingFlags.Public | BindingFlags.Static)?.GetValue(null) ?? default;
+    var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(run), specialization);
     File.WriteAllText(Path.Combine(outDir, $"{name}.ptx"), compiled.PTXAssembly);
     Console.WriteLine($"{name}: {compiled.PTXAssembly.Length:N0} characters of PTX");
 }

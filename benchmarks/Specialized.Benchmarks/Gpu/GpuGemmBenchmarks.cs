@@ -8,7 +8,7 @@ namespace Specialized.Benchmarks.Gpu;
 /// <summary>
 /// The GEMMs of a Qwen2.5-0.5B layer at 4096 tokens (prefill) and 64 (a decode batch): the SIMT tiled GEMM (baseline) against the tensor-core
 /// GEMM with float32-faithful split activations (the engine's) and with bf16-rounded activations (PyTorch's bf16
-/// arithmetic). Each operation is <see cref="Launches"/> launches and one synchronisation. TFLOP/s counts 2·M·N·K;
+/// arithmetic), each with the activation pass before it and, where the grid is small, its split of K and the sum after. Each operation is <see cref="Launches"/> launches and one synchronisation. TFLOP/s counts 2·M·N·K;
 /// tools/device/gpu-bench.sh times torch.matmul on the same shapes for the ratio the speed issue asks for.
 /// </summary>
 [Config(typeof(Config))]
@@ -21,8 +21,11 @@ public class GpuGemmBenchmarks
     private MemoryBuffer1D<ushort, Stride1D.Dense> _w = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, ArrayView<float>, int, int, int> _simt = null!;
     private MemoryBuffer1D<ushort, Stride1D.Dense> _terms = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations> _split = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, RoundedActivations> _rounded = null!;
+    private MemoryBuffer1D<float, Stride1D.Dense> _partials = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<float>, int, ArrayView<Float4>, int, int, int> _sum = null!;
+    private GemmPlan _plan;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, int, SplitActivations> _split = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, int, RoundedActivations> _rounded = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, SplitActivations> _splitTerms = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, RoundedActivations> _roundTerms = null!;
 
@@ -47,8 +50,11 @@ public class GpuGemmBenchmarks
         _y = a.Allocate1D<float>((long)Tokens * Shape.OutDim);
         _simt = a.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, ArrayView<float>, int, int, int>(GemmKernel.Run);
         _terms = a.Allocate1D<ushort>(2L * Tokens * Shape.InDim);
-        _split = a.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations>(TensorCoreGemmKernel.Run<SplitActivations, PtxMma>);
-        _rounded = a.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, RoundedActivations>(TensorCoreGemmKernel.Run<RoundedActivations, PtxMma>);
+        _plan = TensorCoreGemmKernel.Plan(Tokens, Shape.InDim, Shape.OutDim, a.NumMultiprocessors);
+        _partials = a.Allocate1D<float>(TensorCoreGemmKernel.MaxPartialFloats(a.NumMultiprocessors));
+        _sum = a.LoadKernel<ArrayView<Float4>, ArrayView<float>, int, ArrayView<Float4>, int, int, int>(SplitKSumKernel.Run);
+        _split = a.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, int, SplitActivations>(TensorCoreGemmKernel.Run<SplitActivations, PtxMma>, TensorCoreGemmKernel.Specialization);
+        _rounded = a.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, int, RoundedActivations>(TensorCoreGemmKernel.Run<RoundedActivations, PtxMma>, TensorCoreGemmKernel.Specialization);
         _splitTerms = a.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, SplitActivations>(ActivationSplitKernel.Run<SplitActivations, PtxMma>);
         _roundTerms = a.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, RoundedActivations>(ActivationSplitKernel.Run<RoundedActivations, PtxMma>);
     }
@@ -61,6 +67,7 @@ public class GpuGemmBenchmarks
         _bias.Dispose();
         _y.Dispose();
         _terms.Dispose();
+        _partials.Dispose();
         _device.Dispose();
     }
 
@@ -83,7 +90,8 @@ public class GpuGemmBenchmarks
         for (int i = 0; i < Launches; i++)
         {
             _splitTerms(_device.Accelerator.DefaultStream, TermsConfig, Activations, Hi, Lo, Octets, default);
-            _split(_device.Accelerator.DefaultStream, TensorCoreTiles(), Hi, Lo, Weights, _bias.View, 0, _y.View, Tokens, Shape.InDim, Shape.OutDim, default);
+            _split(_device.Accelerator.DefaultStream, _plan.Config, Hi, Lo, Weights, _bias.View, 0, Output, Tokens, Shape.InDim, Shape.OutDim, _plan.SlicesPerSplit, default);
+            SumSplits();
         }
         _device.Accelerator.Synchronize();
     }
@@ -94,7 +102,8 @@ public class GpuGemmBenchmarks
         for (int i = 0; i < Launches; i++)
         {
             _roundTerms(_device.Accelerator.DefaultStream, TermsConfig, Activations, Hi, Lo, Octets, default);
-            _rounded(_device.Accelerator.DefaultStream, TensorCoreTiles(), Hi, Lo, Weights, _bias.View, 0, _y.View, Tokens, Shape.InDim, Shape.OutDim, default);
+            _rounded(_device.Accelerator.DefaultStream, _plan.Config, Hi, Lo, Weights, _bias.View, 0, Output, Tokens, Shape.InDim, Shape.OutDim, _plan.SlicesPerSplit, default);
+            SumSplits();
         }
         _device.Accelerator.Synchronize();
     }
@@ -111,9 +120,17 @@ public class GpuGemmBenchmarks
 
     private ArrayView<Bf16x8> Weights => ((ArrayView<ushort>)_w.View).Cast<Bf16x8>();
 
-    private KernelConfig TensorCoreTiles() => new(
-        new Index2D((Shape.OutDim + TensorCoreGemmKernel.TileN - 1) / TensorCoreGemmKernel.TileN, (Tokens + TensorCoreGemmKernel.TileM - 1) / TensorCoreGemmKernel.TileM),
-        new Index2D(TensorCoreGemmKernel.GroupSize, 1));
+    /// <summary>Where the tensor-core GEMM writes: Y, or with a split of K (<see cref="TensorCoreGemmKernel.Plan"/>) its partial sums.</summary>
+    private ArrayView<float> Output => _plan.Splits == 1 ? _y.View : _partials.View;
+
+    /// <summary>With a split of K, the reduction the engine runs after the GEMM (timed with it).</summary>
+    private void SumSplits()
+    {
+        if (_plan.Splits == 1) return;
+        int quads = Tokens * Shape.OutDim / 4;
+        _sum(_device.Accelerator.DefaultStream, new KernelConfig((quads + 255) / 256, 256), ((ArrayView<float>)_partials.View).Cast<Float4>(), _bias.View, 0,
+            ((ArrayView<float>)_y.View).Cast<Float4>(), quads, _plan.Splits, Shape.OutDim);
+    }
 
     private sealed class Config : GpuJobConfig
     {

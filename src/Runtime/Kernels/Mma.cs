@@ -32,14 +32,14 @@ internal interface IMma
     /// </summary>
     uint Pack(float low, float high);
 
-    /// <summary>Words of <c>exchange</c> a thread needs: the emulation's <see cref="Mma.ExchangeWords"/>, one for the instruction (it reads none).</summary>
+    /// <summary>Words of <c>exchange</c> a thread needs: the emulation's <see cref="Mma.ExchangeWords"/>, none for the instruction.</summary>
     int ExchangeWords { get; }
 }
 
 /// <summary>The instruction itself, through inline PTX: kernels for CUDA.</summary>
 internal readonly struct PtxMma : IMma
 {
-    public int ExchangeWords => 1;
+    public int ExchangeWords => 0;
 
     public CFragment Multiply(CFragment c, AFragment a, BFragment b, ArrayView<uint> exchange)
     {
@@ -104,6 +104,13 @@ internal static class Mma
 {
     /// <summary>Registers a lane shares per emulated MMA: four of A, two of B.</summary>
     public const int ExchangeWords = 6;
+
+    /// <summary>
+    /// The group's exchange scratch for <typeparamref name="TMma"/>: <see cref="ExchangeWords"/> words a thread for the
+    /// emulation, one word in all for the instruction (which reads none, so the kernel's shared memory is its tiles).
+    /// </summary>
+    public static ArrayView<uint> Exchange<TMma>(int threads) where TMma : struct, IMma =>
+        SharedMemory.Allocate<uint>(Math.Max(1, default(TMma).ExchangeWords * threads));
 
     /// <summary>Round to nearest even, as a bf16 bit pattern (the values are finite).</summary>
     public static uint ToBf16(float v)

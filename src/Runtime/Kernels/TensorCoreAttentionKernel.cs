@@ -84,8 +84,8 @@ internal static class TensorCoreAttentionKernel
         ArrayView<uint> vHi = SharedMemory.Allocate<uint>(MaxHeadDim * ValueRowWords);
         ArrayView<uint> vLo = SharedMemory.Allocate<uint>(MaxHeadDim * ValueRowWords);
         ArrayView<int> slots = SharedMemory.Allocate<int>(2 * TileKeys);
-        // Used only by the emulated MMA; with the real instruction nothing reads it (and ptxas drops it).
-        ArrayView<uint> exchange = SharedMemory.Allocate<uint>(GroupSize * Mma.ExchangeWords);
+        // The emulated MMA's scratch: a word in all with the real instruction.
+        ArrayView<uint> exchange = Mma.Exchange<TMma>(GroupSize);
 
         // Blocks in reverse: a sequence's later blocks see more keys, and starting them first keeps the long groups
         // off the end of the grid when it runs in several waves.

@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Runtime;
 
 namespace Specialized.Kernels;
 
@@ -39,8 +40,16 @@ internal readonly struct RoundedActivations : IGemmActivations
 /// and one for each B column, where the ISA's own order needs a 32-bit load per register. Staged rows are 16 words
 /// unpadded: the eight lanes of a 16-byte load phase read two whole rows, 32 distinct banks.
 /// </para>
+/// <para>
+/// <b>Split K.</b> A grid of fewer tiles than the card holds at once (the 896-wide projections of a decode batch: 7
+/// tile columns) leaves most SMs idle while each tile walks all of K. Grid z then splits K: block z takes
+/// <c>slicesPerSplit</c> slices and writes its partial sums, without bias, to its own [tokens, outDim] plane of
+/// <c>y</c>, which <see cref="SplitKSumKernel"/> adds up in a fixed order (deterministic, unlike atomics).
+/// <see cref="Plan"/> picks the split.
+/// </para>
 /// The instruction, its fragment layouts and its emulation off CUDA are in <see cref="IMma"/>. Needs inDim a multiple
-/// of 32; rows and columns may be ragged.
+/// of 32; rows and columns may be ragged. Compiled for two groups an SM (<see cref="Specialization"/>): ptxas then
+/// keeps it to 128 registers a thread.
 /// </summary>
 internal static class TensorCoreGemmKernel
 {
@@ -55,10 +64,37 @@ internal static class TensorCoreGemmKernel
     /// <summary>Quads in one stage of a term or of W: 128 rows.</summary>
     private const int StageQuads = TileM * RowQuads;
 
+    /// <summary>Groups an SM holds: 256 threads of at most 128 registers, 2 x 49 KB of shared memory.</summary>
+    public const int GroupsPerMultiprocessor = 2;
+
+    /// <summary>The launch bounds the kernel is compiled with (PTX <c>.maxntid</c>, <c>.minnctapersm</c>).</summary>
+    public static ILGPU.Runtime.KernelSpecialization Specialization => new(GroupSize, GroupsPerMultiprocessor);
+
+    /// <summary>
+    /// The launch for Y [tokens, outDim] = X [tokens, inDim] Wᵀ on a card of <paramref name="multiprocessors"/> SMs:
+    /// the tile grid and, when it fills less than half of the card's group slots and outDim is whole float quads, a
+    /// split of K into up to as many parts as fill them (each at least two slices). Splits = 1: the kernel writes Y.
+    /// </summary>
+    public static GemmPlan Plan(int tokens, int inDim, int outDim, int multiprocessors)
+    {
+        int columns = (outDim + TileN - 1) / TileN, rows = (tokens + TileM - 1) / TileM, slices = inDim / Depth;
+        int tiles = columns * rows, slots = GroupsPerMultiprocessor * multiprocessors;
+        int splits = 1;
+        if (2 * tiles <= slots && outDim % 4 == 0) splits = Math.Max(1, Math.Min(slots / tiles, slices / 2));
+        int slicesPerSplit = (slices + splits - 1) / splits;
+        splits = (slices + slicesPerSplit - 1) / slicesPerSplit;
+        return new GemmPlan(new KernelConfig(new Index3D(columns, rows, splits), new Index3D(GroupSize, 1, 1)), splits, slicesPerSplit);
+    }
+
+    /// <summary>The most floats the partial sums of a planned split take: a tile's worth per group slot.</summary>
+    public static long MaxPartialFloats(int multiprocessors) => (long)GroupsPerMultiprocessor * multiprocessors * TileM * TileN;
+
     /// <param name="xHi">The activations' hi bf16 terms [tokens, inDim] (<see cref="ActivationSplitKernel"/>).</param>
     /// <param name="xLo">Their lo terms, read only with split activations.</param>
+    /// <param name="y">Y, or with a split of K its partial sums: one [tokens, outDim] plane per grid z.</param>
+    /// <param name="slicesPerSplit">The 32-deep slices of K each grid z takes (all of them without a split).</param>
     public static void Run<TActivations, TMma>(ArrayView<Bf16x8> xHi, ArrayView<Bf16x8> xLo, ArrayView<Bf16x8> weight, ArrayView<float> bias, int hasBias,
-        ArrayView<float> y, int tokens, int inDim, int outDim, TActivations activations)
+        ArrayView<float> y, int tokens, int inDim, int outDim, int slicesPerSplit, TActivations activations)
         where TActivations : struct, IGemmActivations where TMma : struct, IMma
     {
         int terms = activations.Terms;
@@ -66,10 +102,11 @@ internal static class TensorCoreGemmKernel
         ArrayView<Words4> hiTiles = SharedMemory.Allocate<Words4>(2 * StageQuads);
         ArrayView<Words4> loTiles = SharedMemory.Allocate<Words4>(terms == 2 ? 2 * StageQuads : 1);
         ArrayView<Words4> wTiles = SharedMemory.Allocate<Words4>(2 * StageQuads);
-        ArrayView<uint> exchange = SharedMemory.Allocate<uint>(default(TMma).ExchangeWords * GroupSize);
+        ArrayView<uint> exchange = Mma.Exchange<TMma>(GroupSize);
         int t = Group.IdxX, lane = Warp.LaneIdx, warp = Warp.WarpIdx;
         int g = lane >> 2, q = lane & 3;
         int n0 = Grid.IdxX * TileN, m0 = Grid.IdxY * TileM;
+        int kBegin = Grid.IdxZ * slicesPerSplit * Depth, kEnd = Math.Min(inDim, kBegin + slicesPerSplit * Depth);
         int warpRow = (warp >> 2) * 64, warpCol = (warp & 3) * 32;
 
         // Each thread stages two quads of X (per term) and two of W a slice: rows t / 4 and t / 4 + 64, quad t % 4.
@@ -82,15 +119,15 @@ internal static class TensorCoreGemmKernel
         // Views at the lane's words in stage 0 (stage 1 is StageQuads further), made once: every shared access in the
         // loop is then a constant offset from one of two bases.
         int aAt = (warpRow + g) * RowQuads + q, bAt = (warpCol + g) * RowQuads + q;
-        Stage next = Load(xHi, xLo, weight, xFrom0, xFrom1, wFrom0, wFrom1, 0, terms);
+        Stage next = Load(xHi, xLo, weight, xFrom0, xFrom1, wFrom0, wFrom1, kBegin / 8, terms);
         next.Store(hiTiles.SubView(t), loTiles.SubView(terms == 2 ? t : 0), wTiles.SubView(t), terms);
         Group.Barrier();
 
         WarpTile c = default;
         int stage = 0;
-        for (int k0 = 0; k0 < inDim; k0 += Depth)
+        for (int k0 = kBegin; k0 < kEnd; k0 += Depth)
         {
-            bool more = k0 + Depth < inDim;
+            bool more = k0 + Depth < kEnd;
             if (more) next = Load(xHi, xLo, weight, xFrom0, xFrom1, wFrom0, wFrom1, (k0 + Depth) / 8, terms);
             int at = stage * StageQuads;
             c = c.Slice<TMma>(hiTiles.SubView(at + aAt), loTiles.SubView(terms == 2 ? at + aAt : 0), wTiles.SubView(at + bAt), terms, exchange);
@@ -104,6 +141,7 @@ internal static class TensorCoreGemmKernel
         }
 
         int yRow = m0 + warpRow + g, yCol = n0 + warpCol + 2 * q;
+        y = y.SubView(Grid.IdxZ * tokens * outDim);
         c.R0.Store(y, bias, hasBias, yRow, yCol, tokens, outDim);
         c.R1.Store(y, bias, hasBias, yRow + 16, yCol, tokens, outDim);
         c.R2.Store(y, bias, hasBias, yRow + 32, yCol, tokens, outDim);
@@ -225,3 +263,6 @@ internal static class TensorCoreGemmKernel
         }
     }
 }
+
+/// <summary>A planned tensor-core GEMM launch: the grid (z = the parts of K) and the slices each part takes.</summary>
+internal readonly record struct GemmPlan(KernelConfig Config, int Splits, int SlicesPerSplit);

@@ -9,36 +9,51 @@ namespace Specialized.Tests.Backends;
 /// <summary>
 /// The tensor-core GEMM (after the activation split it reads) — its tiling, staging and fragment layouts — on ILGPU's CPU accelerator, where the MMA instruction is
 /// computed from the PTX ISA's fragment layouts by the warp's lanes (on a GPU the instruction itself runs; the device
-/// scripts check that). Shapes are ragged in rows and columns so the edge paths run: 200 x 136 over 96 inputs is 2 x 2
-/// tiles of 128 x 128 (the last row of tiles has rows in only one of a thread's two staged halves), three 32-deep
-/// slices (both shared-memory stages, and the first again).
+/// scripts check that). Shapes are ragged in rows and columns so the edge paths run: 200 x 136 over 160 inputs is 2 x 2
+/// tiles of 128 x 128 (the last row of tiles has rows in only one of a thread's two staged halves), five 32-deep
+/// slices (the two shared-memory stages in turn), or with K split in two, parts of three and two slices.
 /// </summary>
 public sealed class TensorCoreGemmKernelTests
 {
-    private const int Tokens = 200, InDim = 96, OutDim = 136;
+    private const int Tokens = 200, InDim = 160, OutDim = 136;
 
     [Fact]
     public void Split_activations_give_a_float32_faithful_product()
     {
         (float[] x, float[] w, float[] b) = Inputs(seed: 11);
-        float[] y = Run<SplitActivations>(x, w, b);
+        float[] y = Run<SplitActivations>(x, w, b, multiprocessors: 1);
 
         // Each activation is carried by two bf16 terms to within 2^-16 of itself (each rounding keeps 8 significant
-        // bits), the bf16 weights and the products are exact in float32, and 64 float32 additions add at most
-        // 64 * 2^-24 of the absolute sum. So the error is below (2^-16 + 2^-18) * Σ|x·w|; a wrong fragment or tile
-        // index moves a result by about Σ|x·w| itself.
-        AssertClose(x, w, b, y, Math.Pow(2, -16) + Math.Pow(2, -18));
+        // bits), the bf16 weights and the products are exact in float32, and InDim float32 additions add at most
+        // InDim * 2^-24 of the absolute sum. So the error is below (2^-16 + InDim * 2^-24) * Σ|x·w|; a wrong fragment
+        // or tile index moves a result by about Σ|x·w| itself.
+        AssertClose(x, w, b, y, Math.Pow(2, -16) + SumError);
+    }
+
+    [Fact]
+    public void A_split_of_k_adds_its_partial_sums_to_the_same_product()
+    {
+        // Eight SMs hold 16 groups; the 4 tiles fill a quarter of them, so K splits in two (3 + 2 slices), and the
+        // partial sums meet in SplitKSumKernel, which adds the bias. The bound is the one above: the additions are
+        // the same in number, in another order.
+        Assert.Equal(2, TensorCoreGemmKernel.Plan(Tokens, InDim, OutDim, multiprocessors: 8).Splits);
+        (float[] x, float[] w, float[] b) = Inputs(seed: 13);
+        float[] y = Run<SplitActivations>(x, w, b, multiprocessors: 8);
+        AssertClose(x, w, b, y, Math.Pow(2, -16) + SumError);
     }
 
     [Fact]
     public void Rounded_activations_are_within_bf16_rounding()
     {
         (float[] x, float[] w, float[] b) = Inputs(seed: 12);
-        float[] y = Run<RoundedActivations>(x, w, b);
+        float[] y = Run<RoundedActivations>(x, w, b, multiprocessors: 1);
 
         // One bf16 rounding of each activation: 2^-8 of it, plus the float32 sum as above.
-        AssertClose(x, w, b, y, Math.Pow(2, -8) + Math.Pow(2, -18));
+        AssertClose(x, w, b, y, Math.Pow(2, -8) + SumError);
     }
+
+    /// <summary>The float32 additions' share of the bound, relative to Σ|x·w|.</summary>
+    private static double SumError => InDim * Math.Pow(2, -24);
 
     private static (float[] X, float[] W, float[] B) Inputs(int seed)
     {
@@ -49,13 +64,14 @@ public sealed class TensorCoreGemmKernelTests
         return (x, w, b);
     }
 
-    private static float[] Run<TActivations>(float[] x, float[] w, float[] b) where TActivations : struct, IGemmActivations
+    private static float[] Run<TActivations>(float[] x, float[] w, float[] b, int multiprocessors) where TActivations : struct, IGemmActivations
     {
         using var context = Context.Create(builder => builder.CPU(new CPUDevice(32, TensorCoreGemmKernel.GroupSize / 32, 1)));
         using var accelerator = context.GetCPUDevice(0).CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel);
         var split = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, TActivations>(ActivationSplitKernel.Run<TActivations, EmulatedMma>);
-        var kernel = accelerator.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, TActivations>(
+        var kernel = accelerator.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, int, TActivations>(
             TensorCoreGemmKernel.Run<TActivations, EmulatedMma>);
+        var sum = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<float>, int, ArrayView<Float4>, int, int, int>(SplitKSumKernel.Run);
         ushort[] bits = w.Select(v => (ushort)(BitConverter.SingleToUInt32Bits(v) >> 16)).ToArray();
         using var xs = accelerator.Allocate1D(x);
         using var hi = accelerator.Allocate1D<ushort>(x.Length);
@@ -67,10 +83,20 @@ public sealed class TensorCoreGemmKernelTests
         ArrayView<Bf16x8> hiOctets = ((ArrayView<ushort>)hi.View).Cast<Bf16x8>(), loOctets = ((ArrayView<ushort>)lo.View).Cast<Bf16x8>();
         int octets = x.Length / 8;
         split(accelerator.DefaultStream, new KernelConfig((octets + 255) / 256, 256), ((ArrayView<float>)xs.View).Cast<Float4>(), hiOctets, loOctets, octets, default);
-        var tiles = new Index2D((OutDim + TensorCoreGemmKernel.TileN - 1) / TensorCoreGemmKernel.TileN,
-            (Tokens + TensorCoreGemmKernel.TileM - 1) / TensorCoreGemmKernel.TileM);
-        kernel(accelerator.DefaultStream, new KernelConfig(tiles, new Index2D(TensorCoreGemmKernel.GroupSize, 1)),
-            hiOctets, loOctets, ((ArrayView<ushort>)ws.View).Cast<Bf16x8>(), bs.View, 1, ys.View, Tokens, InDim, OutDim, default);
+        GemmPlan plan = TensorCoreGemmKernel.Plan(Tokens, InDim, OutDim, multiprocessors);
+        ArrayView<Bf16x8> weights = ((ArrayView<ushort>)ws.View).Cast<Bf16x8>();
+        if (plan.Splits == 1)
+        {
+            kernel(accelerator.DefaultStream, plan.Config, hiOctets, loOctets, weights, bs.View, 1, ys.View, Tokens, InDim, OutDim, plan.SlicesPerSplit, default);
+        }
+        else
+        {
+            using var partials = accelerator.Allocate1D<float>((long)plan.Splits * Tokens * OutDim);
+            kernel(accelerator.DefaultStream, plan.Config, hiOctets, loOctets, weights, bs.View, 0, partials.View, Tokens, InDim, OutDim, plan.SlicesPerSplit, default);
+            int quads = Tokens * OutDim / 4;
+            sum(accelerator.DefaultStream, new KernelConfig((quads + 255) / 256, 256), ((ArrayView<float>)partials.View).Cast<Float4>(), bs.View, 1,
+                ((ArrayView<float>)ys.View).Cast<Float4>(), quads, plan.Splits, OutDim);
+        }
         accelerator.Synchronize();
         return ys.GetAsArray1D();
     }

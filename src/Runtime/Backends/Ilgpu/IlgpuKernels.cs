@@ -25,9 +25,11 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, TDims> _norm;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int> _linear;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, ArrayView<float>, int, int, int>? _gemm;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations>? _tensorCoreGemm;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, int, SplitActivations>? _tensorCoreGemm;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, SplitActivations>? _splitActivations;
     private readonly MemoryBuffer1D<ushort, Stride1D.Dense>? _activationTerms;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<float>, int, ArrayView<Float4>, int, int, int>? _splitKSum;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense>? _splitKPartials;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims> _ropeKv;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>? _attention;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>? _extendAttention;
@@ -69,6 +71,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         if (accelerator.MaxNumThreadsPerGroup >= GemmKernel.GroupSize)
         {
             (_tensorCoreGemm, _splitActivations) = cuda ? LoadGemm<PtxMma>() : LoadGemm<EmulatedMma>();
+            _splitKSum = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<float>, int, ArrayView<Float4>, int, int, int>(SplitKSumKernel.Run);
             bool everyInputTiles = new[] { dims.HiddenSize, dims.IntermediateSize, dims.QSize }.All(n => n % TensorCoreGemmKernel.Depth == 0);
             if (!everyInputTiles)
             {
@@ -107,10 +110,10 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         _gather = accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(GatherRowsKernel.Run);
 
         // The tensor-core kernels, for the instruction (IMma) of this accelerator.
-        (Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations>,
+        (Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, int, SplitActivations>,
             Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, SplitActivations>) LoadGemm<TMma>() where TMma : struct, IMma => (
-            accelerator.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, SplitActivations>(
-                TensorCoreGemmKernel.Run<SplitActivations, TMma>),
+            accelerator.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, int, SplitActivations>(
+                TensorCoreGemmKernel.Run<SplitActivations, TMma>, TensorCoreGemmKernel.Specialization),
             accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, SplitActivations>(ActivationSplitKernel.Run<SplitActivations, TMma>));
         Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims> LoadTensorCoreAttention<TMma>()
             where TMma : struct, IMma =>
@@ -141,6 +144,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
             // The hi and lo bf16 terms of the widest GEMM input of a full step.
             long widest = (long)Math.Max(options.MaxBatchTokens, options.MaxLogitRows) * Math.Max(dims.IntermediateSize, Math.Max(dims.HiddenSize, dims.QSize));
             _activationTerms = accelerator.Allocate1D<ushort>(2 * widest);
+            _splitKPartials = accelerator.Allocate1D<float>(TensorCoreGemmKernel.MaxPartialFloats(accelerator.NumMultiprocessors));
         }
         // Attention groups that keep the GPU busy: two per multiprocessor. Fewer (block, KV head) groups split the keys.
         _attentionTargetGroups = 2 * accelerator.NumMultiprocessors;
@@ -351,18 +355,27 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     private void Gemv(ArrayView<float> x, IlgpuTensor weight, IlgpuTensor? bias, ArrayView<float> y, int tokens)
     {
         int outDim = weight.Shape[0], inDim = weight.Shape[1];
-        var tensorCoreTiles = new Index2D((outDim + TensorCoreGemmKernel.TileN - 1) / TensorCoreGemmKernel.TileN,
-            (tokens + TensorCoreGemmKernel.TileM - 1) / TensorCoreGemmKernel.TileM);
-        bool tensorCores = tokens >= GemmFromTokens || (tokens >= TensorCoreFromTokens && tensorCoreTiles.Size >= TensorCoreMinTiles)
-            || (tokens > LinearKernel.TokensPerWarp && tensorCoreTiles.Size >= WideTensorCoreMinTiles);
+        int tensorCoreTiles = (outDim + TensorCoreGemmKernel.TileN - 1) / TensorCoreGemmKernel.TileN * ((tokens + TensorCoreGemmKernel.TileM - 1) / TensorCoreGemmKernel.TileM);
+        bool tensorCores = tokens >= GemmFromTokens || (tokens >= TensorCoreFromTokens && tensorCoreTiles >= TensorCoreMinTiles)
+            || (tokens > LinearKernel.TokensPerWarp && tensorCoreTiles >= WideTensorCoreMinTiles);
         if (_tensorCoreGemm is not null && tensorCores && inDim % TensorCoreGemmKernel.Depth == 0)
         {
             long count = (long)tokens * inDim;
             ArrayView<ushort> terms = _activationTerms!.View;
             ArrayView<Bf16x8> hi = terms.SubView(0, count).Cast<Bf16x8>(), lo = terms.SubView(count, count).Cast<Bf16x8>();
             _splitActivations!(_stream, Elementwise((int)(count / 8)), x.Cast<Float4>(), hi, lo, (int)(count / 8), default);
-            _tensorCoreGemm(_stream, new KernelConfig(tensorCoreTiles, new Index2D(TensorCoreGemmKernel.GroupSize, 1)), hi, lo, weight.B16Octets,
-                bias?.F32 ?? _empty.View, bias is null ? 0 : 1, y, tokens, inDim, outDim, default);
+            GemmPlan plan = TensorCoreGemmKernel.Plan(tokens, inDim, outDim, _accelerator.NumMultiprocessors);
+            ArrayView<float> biasView = bias?.F32 ?? _empty.View;
+            if (plan.Splits == 1)
+            {
+                _tensorCoreGemm(_stream, plan.Config, hi, lo, weight.B16Octets, biasView, bias is null ? 0 : 1, y, tokens, inDim, outDim, plan.SlicesPerSplit, default);
+                return;
+            }
+            ArrayView<float> partials = _splitKPartials!.View.SubView(0, (long)plan.Splits * tokens * outDim);
+            _tensorCoreGemm(_stream, plan.Config, hi, lo, weight.B16Octets, biasView, 0, partials, tokens, inDim, outDim, plan.SlicesPerSplit, default);
+            int quads = tokens * outDim / 4;
+            _splitKSum!(_stream, Elementwise(quads), partials.Cast<Float4>(), biasView, bias is null ? 0 : 1, y.SubView(0, 4L * quads).Cast<Float4>(), quads,
+                plan.Splits, outDim);
             return;
         }
         if (_gemm is not null && tokens >= GemmFromTokens)
@@ -398,6 +411,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         _gathered.Dispose();
         _attentionPartials?.Dispose();
         _activationTerms?.Dispose();
+        _splitKPartials?.Dispose();
         foreach (var b in _keys) b.Dispose();
         foreach (var b in _values) b.Dispose();
     }
