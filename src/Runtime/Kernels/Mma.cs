@@ -110,7 +110,7 @@ internal static class Mma
     /// emulation, one word in all for the instruction (which reads none, so the kernel's shared memory is its tiles).
     /// </summary>
     public static ArrayView<uint> Exchange<TMma>(int threads) where TMma : struct, IMma =>
-        SharedMemory.Allocate<uint>(Math.Max(1, default(TMma).ExchangeWords * threads));
+        SharedMemory.Allocate<uint>(default(TMma).ExchangeWords * threads);
 
     /// <summary>Round to nearest even, as a bf16 bit pattern (the values are finite).</summary>
     public static uint ToBf16(float v)

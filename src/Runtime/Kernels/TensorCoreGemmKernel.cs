@@ -33,17 +33,12 @@ internal readonly struct RoundedActivations : IGemmActivations
 /// <see cref="ActivationSplitKernel"/>) and W pass through two shared-memory stages: while the warps multiply one
 /// slice, the next is loaded into registers and stored into the other stage, one barrier a slice.
 /// <para>
-/// <b>The fragments are read 8 bytes at a time, without <c>ldmatrix</c></b> (ILGPU gives a kernel no shared-memory
+/// <b>The fragments are read 16 bytes at a time, without <c>ldmatrix</c></b> (ILGPU gives a kernel no shared-memory
 /// address to pass it). The MMA sums over k, so any order of k serves if A and B agree on it: this kernel lets MMA
-/// column pair p of its k16 step s be word 4(p mod 4) + 2s + p / 4 of the staged 16-word row. A lane (g, q) then finds
-/// both words a step needs of each of its A rows and B columns side by side (words 4q + 2s, 4q + 2s + 1): one
-/// <c>ld.shared.v2</c> where the ISA's own order needs two 32-bit loads. Rows are 16 words unpadded; the 16 lanes of
-/// an 8-byte load phase read four rows, and rows 2 and 3 (mod 4) are staged with the halves of each 16-byte quad
-/// swapped, so their step-s words fall on the banks that rows 0 and 1 leave free: no bank conflicts.
-/// <para>
-/// A step issues its 16 MMAs (4 x 4 tiles) for the hi term, then 16 for the lo term: an MMA's accumulator was last
-/// written 16 MMAs earlier, so a warp, which issues in order, never waits on the tensor core's latency.
-/// </para>
+/// column pair p of its k16 step s be word 4(p mod 4) + 2s + p / 4 of the staged 16-word row. A lane (g, q) then needs
+/// words 4q..4q + 3 of its rows for both steps of the slice: one <c>ld.shared.v4</c> for each A row (g and g + 8)
+/// and one for each B column, where the ISA's own order needs a 32-bit load per register. Staged rows are 16 words
+/// unpadded: the eight lanes of a 16-byte load phase read two whole rows, 32 distinct banks.
 /// </para>
 /// <para>
 /// <b>Split K.</b> A grid of fewer tiles than the card holds at once (the 896-wide projections of a decode batch: 7
@@ -68,6 +63,12 @@ internal static class TensorCoreGemmKernel
 
     /// <summary>Quads in one stage of a term or of W: 128 rows.</summary>
     private const int StageQuads = TileM * RowQuads;
+
+    /// <summary>An X stage holds step 0's A fragments, then step 1's: quad (16-row block, g, q) of each half.</summary>
+    private const int HalfQuads = StageQuads / 2;
+
+    /// <summary>Quads of one 16-row block in a half: 8 x 4 lanes.</summary>
+    private const int BlockQuads = 32;
 
     /// <summary>Groups an SM holds: 256 threads of at most 128 registers, 2 x 49 KB of shared memory.</summary>
     public const int GroupsPerMultiprocessor = 2;
@@ -108,44 +109,39 @@ internal static class TensorCoreGemmKernel
         ArrayView<Words4> loTiles = SharedMemory.Allocate<Words4>(terms == 2 ? 2 * StageQuads : 1);
         ArrayView<Words4> wTiles = SharedMemory.Allocate<Words4>(2 * StageQuads);
         ArrayView<uint> exchange = Mma.Exchange<TMma>(GroupSize);
-        int t = Group.IdxX, lane = Warp.LaneIdx, warp = Warp.WarpIdx;
+        // Shifts, not Warp.WarpIdx (a signed division): ptxas recomputes these inside the loop rather than hold them.
+        int t = Group.IdxX, lane = t & 31, warp = t >> 5;
         int g = lane >> 2, q = lane & 3;
         int n0 = Grid.IdxX * TileN, m0 = Grid.IdxY * TileM;
         int kBegin = Grid.IdxZ * slicesPerSplit * Depth, kEnd = Math.Min(inDim, kBegin + slicesPerSplit * Depth);
         int warpRow = (warp >> 2) * 64, warpCol = (warp & 3) * 32;
 
-        // Each thread stages two quads of X (per term) and two of W a slice: rows t / 4 and t / 4 + 64, quad t % 4.
-        int row = t >> 2, quad = t & 3;
-        int xFrom0 = m0 + row < tokens ? (m0 + row) * (inDim / 8) + quad : -1;
-        int xFrom1 = m0 + row + 64 < tokens ? (m0 + row + 64) * (inDim / 8) + quad : -1;
-        int wFrom0 = n0 + row < outDim ? (n0 + row) * (inDim / 8) + quad : -1;
-        int wFrom1 = n0 + row + 64 < outDim ? (n0 + row + 64) * (inDim / 8) + quad : -1;
+        // Each thread stages two quads of X (per term) and two of W a slice, quad t % 4 of: X rows r and r + 8 of 16-row
+        // block t / 32 (r = (t / 4) % 8), W rows t / 4 and t / 4 + 64. Rows past the edge load the last row instead:
+        // an output depends only on its own X row and W row, so those feed only outputs that are never stored, and the
+        // loads need no predicate and no zeroing.
+        int quad = t & 3, xRow = (t >> 5) * 16 + ((t >> 2) & 7), wRow = t >> 2, stride = inDim / 8;
+        int xFrom0 = Math.Min(m0 + xRow, tokens - 1) * stride + quad, xFrom1 = Math.Min(m0 + xRow + 8, tokens - 1) * stride + quad;
+        int wFrom0 = Math.Min(n0 + wRow, outDim - 1) * stride + quad, wFrom1 = Math.Min(n0 + wRow + 64, outDim - 1) * stride + quad;
 
-        // Views at the lane's step-0 and step-1 words in stage 0 (stage 1 is 2 * StageQuads pairs further), made once:
-        // every shared access in the loop is then a constant offset from one of a few bases.
-        int swap = (g >> 1) & 1;
-        int aAt = ((warpRow + g) * RowQuads + q) * 2, bAt = ((warpCol + g) * RowQuads + q) * 2;
-        ArrayView<Words2> hiPairs = hiTiles.Cast<Words2>(), loPairs = loTiles.Cast<Words2>(), wPairs = wTiles.Cast<Words2>();
-        bool swapStaged = ((row >> 1) & 1) != 0;
+        // Views at the lane's words in stage 0 (stage 1 is StageQuads further), made once: every shared access in the
+        // loop is then a constant offset from one of two bases.
+        int aAt = ((warpRow / 16) * 8 + g) * 4 + q, bAt = (warpCol + g) * RowQuads + q;
         Stage next = Load(xHi, xLo, weight, xFrom0, xFrom1, wFrom0, wFrom1, kBegin / 8, terms);
-        next.Store(hiTiles.SubView(t), loTiles.SubView(terms == 2 ? t : 0), wTiles.SubView(t), terms, swapStaged);
+        next.Store(hiTiles.SubView(t), loTiles.SubView(terms == 2 ? t : 0), wTiles.SubView(t), terms);
         Group.Barrier();
 
         WarpTile c = default;
         int stage = 0;
+        // No branch on the last slice: it loads its own slice again and stages it where nobody reads any more (a
+        // conditional load and store made ptxas copy the staged registers around the loop).
         for (int k0 = kBegin; k0 < kEnd; k0 += Depth)
         {
-            bool more = k0 + Depth < kEnd;
-            if (more) next = Load(xHi, xLo, weight, xFrom0, xFrom1, wFrom0, wFrom1, (k0 + Depth) / 8, terms);
-            int at = stage * 2 * StageQuads;
-            int a0 = at + aAt + swap, a1 = at + aAt + (swap ^ 1), b0 = at + bAt + swap, b1 = at + bAt + (swap ^ 1);
-            c = c.Step<TMma>(hiPairs.SubView(a0), loPairs.SubView(terms == 2 ? a0 : 0), wPairs.SubView(b0), terms, exchange);
-            c = c.Step<TMma>(hiPairs.SubView(a1), loPairs.SubView(terms == 2 ? a1 : 0), wPairs.SubView(b1), terms, exchange);
-            if (more)
-            {
-                int other = (stage ^ 1) * StageQuads + t;
-                next.Store(hiTiles.SubView(other), loTiles.SubView(terms == 2 ? other : 0), wTiles.SubView(other), terms, swapStaged);
-            }
+            next = Load(xHi, xLo, weight, xFrom0, xFrom1, wFrom0, wFrom1, Math.Min(k0 + Depth, kEnd - Depth) / 8, terms);
+            int at = stage * StageQuads;
+            c = c.Slice<TMma>(hiTiles.SubView(at + aAt), loTiles.SubView(terms == 2 ? at + aAt : 0), wTiles.SubView(at + bAt), terms, exchange);
+            int other = (stage ^ 1) * StageQuads + t;
+            next.Store(hiTiles.SubView(other), loTiles.SubView(terms == 2 ? other : 0), wTiles.SubView(other), terms);
             Group.Barrier();
             stage ^= 1;
         }
@@ -163,33 +159,28 @@ internal static class TensorCoreGemmKernel
     {
         public readonly TileRow R0 = r0, R1 = r1, R2 = r2, R3 = r3;
 
-        /// <summary>Pairs (8-byte units) from one staged row to the next.</summary>
-        private const int RowPairs = 2 * RowQuads;
-
         /// <summary>
-        /// Adds one k16 step. <paramref name="aHi"/>, <paramref name="aLo"/> are views at the lane's word pair for this step
-        /// in its first A row (row g of the warp's block), <paramref name="b"/> at its pair in its first B column.
+        /// Adds one staged 32-deep slice. <paramref name="aHi"/>, <paramref name="aLo"/> are views at the lane's quad of
+        /// its first A row (row g of the warp's block), <paramref name="b"/> at its quad of its first B column.
         /// </summary>
-        public WarpTile Step<TMma>(ArrayView<Words2> aHi, ArrayView<Words2> aLo, ArrayView<Words2> b, int terms, ArrayView<uint> exchange)
+        public WarpTile Slice<TMma>(ArrayView<Words4> aHi, ArrayView<Words4> aLo, ArrayView<Words4> b, int terms, ArrayView<uint> exchange)
             where TMma : struct, IMma
         {
-            // Column g of each 8-wide tile: the step's B fragment (pair q, pair q + 4), shared by both terms.
-            BFragment b0 = B(b[0]), b1 = B(b[8 * RowPairs]), b2 = B(b[16 * RowPairs]), b3 = B(b[24 * RowPairs]);
+            // Column g of each 8-wide tile, words 4q..4q+3: both steps' B fragments.
+            Words4 b0 = b[0], b1 = b[8 * RowQuads], b2 = b[16 * RowQuads], b3 = b[24 * RowQuads];
             WarpTile c = Add<TMma>(aHi, b0, b1, b2, b3, exchange);
             return terms == 2 ? c.Add<TMma>(aLo, b0, b1, b2, b3, exchange) : c;
         }
 
-        private static BFragment B(Words2 pair) => new(pair.A, pair.B);
+        /// <summary>A row block's A fragment for a step: one staged quad, already in the instruction's register order.</summary>
+        private static AFragment A(Words4 u) => new(u.A, u.B, u.C, u.D);
 
-        /// <summary>Rows g and g + 8 of a 16-row block: the A fragment (pair q of each row, then pair q + 4).</summary>
-        private static AFragment A(Words2 top, Words2 bottom) => new(top.A, bottom.A, top.B, bottom.B);
-
-        private WarpTile Add<TMma>(ArrayView<Words2> a, BFragment b0, BFragment b1, BFragment b2, BFragment b3, ArrayView<uint> exchange)
+        private WarpTile Add<TMma>(ArrayView<Words4> a, Words4 b0, Words4 b1, Words4 b2, Words4 b3, ArrayView<uint> exchange)
             where TMma : struct, IMma => new(
-            R0.Add<TMma>(A(a[0], a[8 * RowPairs]), b0, b1, b2, b3, exchange),
-            R1.Add<TMma>(A(a[16 * RowPairs], a[24 * RowPairs]), b0, b1, b2, b3, exchange),
-            R2.Add<TMma>(A(a[32 * RowPairs], a[40 * RowPairs]), b0, b1, b2, b3, exchange),
-            R3.Add<TMma>(A(a[48 * RowPairs], a[56 * RowPairs]), b0, b1, b2, b3, exchange));
+            R0.Add<TMma>(A(a[0]), A(a[HalfQuads]), b0, b1, b2, b3, exchange),
+            R1.Add<TMma>(A(a[BlockQuads]), A(a[HalfQuads + BlockQuads]), b0, b1, b2, b3, exchange),
+            R2.Add<TMma>(A(a[2 * BlockQuads]), A(a[HalfQuads + 2 * BlockQuads]), b0, b1, b2, b3, exchange),
+            R3.Add<TMma>(A(a[3 * BlockQuads]), A(a[HalfQuads + 3 * BlockQuads]), b0, b1, b2, b3, exchange));
     }
 
     /// <summary>A 16 x 32 strip of a warp's block: four MMA tiles side by side.</summary>
@@ -197,12 +188,19 @@ internal static class TensorCoreGemmKernel
     {
         public readonly CFragment C0 = c0, C1 = c1, C2 = c2, C3 = c3;
 
-        public TileRow Add<TMma>(AFragment a, BFragment b0, BFragment b1, BFragment b2, BFragment b3, ArrayView<uint> exchange)
+        /// <summary>
+        /// Both k16 steps of a slice: <paramref name="a"/> and <paramref name="a1"/> are the A fragments of steps 0 and 1,
+        /// b0..b3 words 4q..4q+3 of column g of each tile. Step s takes words 2s (column pair q) and 2s + 1 (pair q + 4).
+        /// </summary>
+        public TileRow Add<TMma>(AFragment a, AFragment a1, Words4 b0, Words4 b1, Words4 b2, Words4 b3, ArrayView<uint> exchange)
             where TMma : struct, IMma
         {
             TMma mma = default;
-            return new TileRow(mma.Multiply(C0, a, b0, exchange), mma.Multiply(C1, a, b1, exchange),
-                mma.Multiply(C2, a, b2, exchange), mma.Multiply(C3, a, b3, exchange));
+            return new TileRow(
+                mma.Multiply(mma.Multiply(C0, a, new BFragment(b0.A, b0.B), exchange), a1, new BFragment(b0.C, b0.D), exchange),
+                mma.Multiply(mma.Multiply(C1, a, new BFragment(b1.A, b1.B), exchange), a1, new BFragment(b1.C, b1.D), exchange),
+                mma.Multiply(mma.Multiply(C2, a, new BFragment(b2.A, b2.B), exchange), a1, new BFragment(b2.C, b2.D), exchange),
+                mma.Multiply(mma.Multiply(C3, a, new BFragment(b3.A, b3.B), exchange), a1, new BFragment(b3.C, b3.D), exchange));
         }
 
         /// <summary>Rows g and g + 8 from <paramref name="row"/>, columns 2q, 2q + 1 of each tile from <paramref name="col"/>.</summary>
@@ -218,19 +216,13 @@ internal static class TensorCoreGemmKernel
     private static Stage Load(ArrayView<Bf16x8> xHi, ArrayView<Bf16x8> xLo, ArrayView<Bf16x8> weight, int xFrom0, int xFrom1, int wFrom0, int wFrom1,
         int k, int terms)
     {
-        var s = default(Stage);
-        if (xFrom0 >= 0)
-        {
-            s.XHi0 = xHi[xFrom0 + k];
-            if (terms == 2) s.XLo0 = xLo[xFrom0 + k];
-        }
-        if (xFrom1 >= 0)
-        {
-            s.XHi1 = xHi[xFrom1 + k];
-            if (terms == 2) s.XLo1 = xLo[xFrom1 + k];
-        }
-        if (wFrom0 >= 0) s.W0 = weight[wFrom0 + k];
-        if (wFrom1 >= 0) s.W1 = weight[wFrom1 + k];
+        Stage s;
+        s.XHi0 = xHi[xFrom0 + k];
+        s.XHi1 = xHi[xFrom1 + k];
+        s.XLo0 = terms == 2 ? xLo[xFrom0 + k] : default;
+        s.XLo1 = terms == 2 ? xLo[xFrom1 + k] : default;
+        s.W0 = weight[wFrom0 + k];
+        s.W1 = weight[wFrom1 + k];
         return s;
     }
 
@@ -251,10 +243,13 @@ internal static class TensorCoreGemmKernel
         }
     }
 
-    /// <summary>Eight bf16 as stored: in order, or for rows 2 and 3 (mod 4) with the two 8-byte halves swapped.</summary>
-    private static Words4 Words(Bf16x8 v, bool swapHalves) => swapHalves
-        ? new((uint)v.High, (uint)(v.High >> 32), (uint)v.Low, (uint)(v.Low >> 32))
-        : new((uint)v.Low, (uint)(v.Low >> 32), (uint)v.High, (uint)(v.High >> 32));
+    private static Words4 Words(Bf16x8 v) => new((uint)v.Low, (uint)(v.Low >> 32), (uint)v.High, (uint)(v.High >> 32));
+
+    /// <summary>Step 0's A words of rows r and r + 8 (words 0 and 1 of each quad), interleaved as the A fragment wants them.</summary>
+    private static Words4 Step0(Bf16x8 top, Bf16x8 bottom) => new((uint)top.Low, (uint)bottom.Low, (uint)(top.Low >> 32), (uint)(bottom.Low >> 32));
+
+    /// <summary>Step 1's (words 2 and 3).</summary>
+    private static Words4 Step1(Bf16x8 top, Bf16x8 bottom) => new((uint)top.High, (uint)bottom.High, (uint)(top.High >> 32), (uint)(bottom.High >> 32));
 
     /// <summary>A thread's share of one 32-deep slice, held in registers between its load and its store.</summary>
     private struct Stage
@@ -262,20 +257,20 @@ internal static class TensorCoreGemmKernel
         public Bf16x8 XHi0, XHi1, XLo0, XLo1, W0, W1;
 
         /// <summary>
-        /// Stores into the thread's quads of a stage: rows t / 4 and t / 4 + 64 (views at row t / 4's quad), halves
-        /// swapped on rows 2 and 3 (mod 4).
+        /// Stores into the thread's quads of a stage (views at quad t): of X, quad t of each half, its rows r and r + 8
+        /// interleaved; of W, rows t / 4 and t / 4 + 64.
         /// </summary>
-        public readonly void Store(ArrayView<Words4> xHiSlot, ArrayView<Words4> xLoSlot, ArrayView<Words4> wSlot, int terms, bool swapHalves)
+        public readonly void Store(ArrayView<Words4> xHiSlot, ArrayView<Words4> xLoSlot, ArrayView<Words4> wSlot, int terms)
         {
-            xHiSlot[0] = Words(XHi0, swapHalves);
-            xHiSlot[64 * RowQuads] = Words(XHi1, swapHalves);
+            xHiSlot[0] = Step0(XHi0, XHi1);
+            xHiSlot[HalfQuads] = Step1(XHi0, XHi1);
             if (terms == 2)
             {
-                xLoSlot[0] = Words(XLo0, swapHalves);
-                xLoSlot[64 * RowQuads] = Words(XLo1, swapHalves);
+                xLoSlot[0] = Step0(XLo0, XLo1);
+                xLoSlot[HalfQuads] = Step1(XLo0, XLo1);
             }
-            wSlot[0] = Words(W0, swapHalves);
-            wSlot[64 * RowQuads] = Words(W1, swapHalves);
+            wSlot[0] = Words(W0);
+            wSlot[64 * RowQuads] = Words(W1);
         }
     }
 }
