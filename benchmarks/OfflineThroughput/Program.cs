@@ -4,7 +4,7 @@
 //
 //   dotnet OfflineThroughput.dll --model DIR [--num-prompts 1000] [--input-len 1024] [--output-len 256]
 //       [--device auto|cuda|cpu] [--max-running-requests N] [--chunked-prefill-size N] [--max-total-tokens N]
-//       [--disable-cuda-graph] [--seed 1] [--json FILE]
+//       [--disable-cuda-graph] [--bf16-activations] [--seed 1] [--json FILE]
 // (--max-total-tokens bounds the KV cache: under Nsight Compute's kernel replay, which saves and restores device
 // memory, the default cache of most of the GPU makes every replay pass take minutes.)
 using Specialized;
@@ -18,6 +18,7 @@ using Engine engine = Engine.Create(options.Model, new EngineOptions
     ChunkedPrefillSize = options.ChunkedPrefillSize,
     MaxTotalTokens = options.MaxTotalTokens,
     DisableCudaGraph = options.DisableCudaGraph,
+    Bf16Activations = options.Bf16Activations,
     RandomSeed = options.Seed,
 });
 Console.WriteLine($"model {options.Model} on {engine.Device}: {engine.ModelDescription}");
@@ -28,7 +29,7 @@ Console.WriteLine(result.Report());
 if (options.Json is not null) File.WriteAllText(options.Json, result.ToJson());
 
 sealed record Options(string Model, int NumPrompts, int InputLen, int OutputLen, string Device, int? MaxRunningRequests,
-    int? ChunkedPrefillSize, int? MaxTotalTokens, bool DisableCudaGraph, int Seed, string? Json)
+    int? ChunkedPrefillSize, int? MaxTotalTokens, bool DisableCudaGraph, bool Bf16Activations, int Seed, string? Json)
 {
     public static Options Parse(string[] args)
     {
@@ -37,6 +38,6 @@ sealed record Options(string Model, int NumPrompts, int InputLen, int OutputLen,
         string model = Get("--model") ?? throw new ArgumentException("--model DIR is required");
         return new Options(model, Int("--num-prompts") ?? 1000, Int("--input-len") ?? 1024, Int("--output-len") ?? 256,
             Get("--device") ?? "auto", Int("--max-running-requests"), Int("--chunked-prefill-size"),
-            Int("--max-total-tokens"), args.Contains("--disable-cuda-graph"), Int("--seed") ?? 1, Get("--json"));
+            Int("--max-total-tokens"), args.Contains("--disable-cuda-graph"), args.Contains("--bf16-activations"), Int("--seed") ?? 1, Get("--json"));
     }
 }

@@ -16,6 +16,11 @@ internal sealed class EngineCommandOptions
 
     public Option<bool> DisableCudaGraph { get; } = new("--disable-cuda-graph") { Description = "Run decode steps launch by launch instead of replaying CUDA graphs." };
 
+    public Option<bool> Bf16Activations { get; } = new("--bf16-activations")
+    {
+        Description = "Round the GPU GEMMs' inputs to bf16 as PyTorch's bf16 inference does (faster); by default they stay near float32.",
+    };
+
     public void AddTo(Command command)
     {
         command.Options.Add(Model);
@@ -23,6 +28,7 @@ internal sealed class EngineCommandOptions
         command.Options.Add(ContextLength);
         command.Options.Add(MaxRunningRequests);
         command.Options.Add(DisableCudaGraph);
+        command.Options.Add(Bf16Activations);
     }
 
     /// <summary>
@@ -41,6 +47,7 @@ internal sealed class EngineCommandOptions
                 ContextLength = parse.GetValue(ContextLength),
                 MaxRunningRequests = parse.GetValue(MaxRunningRequests),
                 DisableCudaGraph = parse.GetValue(DisableCudaGraph),
+                Bf16Activations = parse.GetValue(Bf16Activations),
                 RandomSeed = seed,
                 LoggerFactory = loggers,
                 LogLevel = level,

@@ -8,10 +8,12 @@ namespace Specialized.Backends;
 /// CUDA graph (0: none), where the backend can record them. <paramref name="BackgroundCompile"/>: kernels that only
 /// make some steps faster (on CUDA the tensor-core prefill attention) compile in the background, and steps run with
 /// the other kernels until they are ready; the engine sets it for its time to first token, while checks and
-/// benchmarks leave it off so that they always run the kernel they mean to.
+/// benchmarks leave it off so that they always run the kernel they mean to. <paramref name="Bf16Activations"/>: the
+/// tensor-core GEMMs round their inputs to bf16, as PyTorch's bf16 inference does, for about half their tensor work;
+/// otherwise each input is carried by two bf16 terms, near enough float32 (the CPU backend computes in float32 either way).
 /// </summary>
 public sealed record RunnerOptions(int MaxBatchTokens, int MaxLogitRows, KvCacheLayout Kv, int MaxPositions, int CudaGraphMaxBatch = 0,
-    bool BackgroundCompile = false);
+    bool BackgroundCompile = false, bool Bf16Activations = false);
 
 /// <summary>
 /// Runs forward steps of one model on one backend: it owns the weights, the workspace and the KV cache (through the

@@ -75,7 +75,7 @@ public sealed class Engine : IDisposable, IAsyncDisposable
             int pageSize = options.PageSize;
             int graphBatch = options.DisableCudaGraph ? 0 : Math.Min(options.CudaGraphMaxBatchSize ?? 256, maxRunning);
             var runnerOptions = new RunnerOptions(stepTokens, maxRunning, new KvCacheLayout((kvTokens + pageSize - 1) / pageSize, pageSize), ContextLength,
-                graphBatch, BackgroundCompile: true);
+                graphBatch, BackgroundCompile: true, Bf16Activations: options.Bf16Activations);
             _model = ModelLoader.Load(modelPath, _backend, _ => runnerOptions, options.Progress);
             foreach (var warning in _model.Warnings) logger.LogWarning("{Warning}", warning);
             logger.LogInformation("Loaded {Model} on {Device}: {Description}; KV cache {Tokens} tokens", modelPath, _backend.Device, _model.Description, kvTokens);

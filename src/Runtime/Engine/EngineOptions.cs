@@ -32,6 +32,13 @@ public sealed record EngineOptions
     /// <summary>The largest decode batch replayed as a CUDA graph; larger ones run launch by launch. Default: MaxRunningRequests, at most 256.</summary>
     public int? CudaGraphMaxBatchSize { get; init; }
 
+    /// <summary>
+    /// Rounds the inputs of the GPU's tensor-core GEMMs to bf16, as PyTorch's (and SGLang's) bf16 inference does: the
+    /// GEMMs do about half the tensor work. Off, each input is carried as two bf16 terms, within ~2^-17 of float32, so
+    /// the engine answers like the float32 reference. The CPU backend computes in float32 either way.
+    /// </summary>
+    public bool Bf16Activations { get; init; }
+
     /// <summary>Longest prompt plus output. Default: the config's max_position_embeddings.</summary>
     public int? ContextLength { get; init; }
 

@@ -172,6 +172,53 @@ public sealed class IlgpuGemmTests
     }
 
     [Fact]
+    public void Bf16_activations_round_the_tensor_core_gemm_inputs_and_the_default_does_not()
+    {
+        // 130 tokens over 64 inputs take the tensor-core GEMM (128+ tokens, whole 32-deep slices).
+        const int tokens = 130, inDim = 64, outDim = 40;
+        ModelSpec spec = ModelConfig.Parse("""
+            {"model_type": "qwen2", "vocab_size": 8, "hidden_size": 64, "intermediate_size": 64, "num_hidden_layers": 1,
+             "num_attention_heads": 4, "num_key_value_heads": 2}
+            """);
+        var rng = new Random(5);
+        float[] x = Enumerable.Range(0, tokens * inDim).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        float[] w = Enumerable.Range(0, outDim * inDim).Select(_ => RandomModel.RoundToBf16((float)(rng.NextDouble() * 2 - 1))).ToArray();
+
+        double[] RelativeErrors(bool bf16)
+        {
+            using var backend = IlgpuBackend.CreateCpuSimulator(warpsPerGroup: 8);
+            var kernels = backend.CreateKernels(new RuntimeDims(spec), new RunnerOptions(tokens, 1, new KvCacheLayout(1, 4), 8, Bf16Activations: bf16));
+            var weight = backend.CreateWeight(new Specialized.Weights.Parameter("w", [outDim, inDim]), DType.BFloat16, new Values(w));
+            var input = (IlgpuTensor)backend.CreateActivations(tokens, inDim);
+            var output = backend.CreateActivations(tokens, outDim);
+            input.F32.CopyFromCPU(x);
+            kernels.Linear(new ForwardBatch(new int[tokens], Enumerable.Range(0, tokens).ToArray(), [0, tokens], [0], [[0]], 256, []), input, weight, null, output);
+            var y = new float[tokens * outDim];
+            backend.CopyRows(output, tokens, y);
+            // Each output's error against float64, relative to Σ|x·w|.
+            return Enumerable.Range(0, tokens * outDim).Select(i =>
+            {
+                int t = i / outDim, o = i % outDim;
+                double exact = 0, magnitude = 0;
+                for (int k = 0; k < inDim; k++)
+                {
+                    double product = (double)x[t * inDim + k] * w[o * inDim + k];
+                    exact += product;
+                    magnitude += Math.Abs(product);
+                }
+                return Math.Abs(y[i] - exact) / magnitude;
+            }).ToArray();
+        }
+
+        // Two bf16 terms carry x to 2^-16 (plus 64 float32 additions, 2^-18): near float32. One bf16 rounding errs by
+        // up to 2^-9 an input, and over 5,200 outputs of 64 random inputs by well above 2^-12 somewhere.
+        double[] split = RelativeErrors(bf16: false), rounded = RelativeErrors(bf16: true);
+        Assert.True(split.Max() < Math.Pow(2, -16) + Math.Pow(2, -18), $"split: {split.Max():E2}");
+        Assert.True(rounded.Max() < Math.Pow(2, -8) + Math.Pow(2, -18), $"rounded: {rounded.Max():E2}");
+        Assert.True(rounded.Max() > Math.Pow(2, -12), $"rounded: {rounded.Max():E2}: the inputs were not rounded");
+    }
+
+    [Fact]
     public void Argmax_on_the_device_picks_the_lowest_index_among_ties()
     {
         const int rows = 3, width = 1000;
