@@ -12,7 +12,7 @@ internal sealed class EngineCommandOptions
 
     public Option<int?> ContextLength { get; } = new("--context-length") { Description = "Longest prompt plus output. Default: the config's max_position_embeddings." };
 
-    public Option<int?> MaxRunningRequests { get; } = new("--max-running-requests") { Description = "Requests decoded together at most. Default: 256 on a GPU, 32 on the CPU." };
+    public Option<int?> MaxRunningRequests { get; } = new("--max-running-requests") { Description = "Requests decoded together at most. Default: 1024 on a GPU, 32 on the CPU." };
 
     public Option<bool> DisableCudaGraph { get; } = new("--disable-cuda-graph") { Description = "Run decode steps launch by launch instead of replaying CUDA graphs." };
 

@@ -68,7 +68,7 @@ public sealed class Engine : IDisposable, IAsyncDisposable
         try
         {
             bool gpu = _backend.Name == "cuda";
-            int maxRunning = options.MaxRunningRequests ?? (gpu ? 256 : 32);
+            int maxRunning = options.MaxRunningRequests ?? (gpu ? 1024 : 32);
             int chunk = options.ChunkedPrefillSize ?? (gpu ? 8192 : 512);
             int stepTokens = (chunk == -1 ? ContextLength : chunk) + maxRunning;
             int kvTokens = options.MaxTotalTokens ?? DefaultKvTokens(spec, stepTokens, maxRunning, options.MemoryFraction);

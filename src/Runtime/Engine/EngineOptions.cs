@@ -11,7 +11,10 @@ public sealed record EngineOptions
     /// <summary>"auto" (CUDA when a device exists), "cuda" or "cpu".</summary>
     public string Device { get; init; } = "auto";
 
-    /// <summary>Requests decoded together at most. Default: 256 on a GPU, 32 on the CPU.</summary>
+    /// <summary>
+    /// Requests decoded together at most. Default: 1024 on a GPU, 32 on the CPU. (SGLang's default is 2048 or more; on
+    /// an H200 the offline benchmark of 1000 x 1024/256 ran 12.5 k output tok/s at 256, 14.3 k at 1024, 13.9 k at 2048.)
+    /// </summary>
     public int? MaxRunningRequests { get; init; }
 
     /// <summary>KV cache capacity in tokens. Default: <see cref="MemoryFraction"/> of the GPU's memory, or 65536 tokens on the CPU.</summary>
