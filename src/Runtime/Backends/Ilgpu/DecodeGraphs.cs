@@ -16,7 +16,7 @@ internal sealed class DecodeGraphs : IDisposable
     private readonly int[] _sizes;
     private readonly int _scratchPage;
     private readonly Dictionary<(int Size, int Context), CudaGraph> _graphs = [];
-    private int _generation, _kernels;
+    private int _generation;
 
     /// <param name="maxBatch">The largest decode batch replayed; larger ones run launch by launch.</param>
     /// <param name="scratchPage">A KV page outside the pool, where padding sequences write and read.</param>
@@ -90,16 +90,13 @@ internal sealed class DecodeGraphs : IDisposable
     /// <summary>
     /// The graph for (<paramref name="size"/>, <paramref name="context"/>), recorded by <paramref name="record"/> when
     /// there is none yet. <paramref name="generation"/> is the batch buffer's: when it moved, every graph is stale.
-    /// <paramref name="kernels"/> says which background-compiled kernels were ready: graphs recorded before one was
-    /// launched the kernels that stood in for it, and are stale once it is ready.
     /// </summary>
-    public CudaGraph Get(int size, int context, int generation, int kernels, Func<CudaGraph> record)
+    public CudaGraph Get(int size, int context, int generation, Func<CudaGraph> record)
     {
-        if (generation != _generation || kernels != _kernels)
+        if (generation != _generation)
         {
             Clear();
             _generation = generation;
-            _kernels = kernels;
         }
         if (!_graphs.TryGetValue((size, context), out CudaGraph? graph))
         {

@@ -25,8 +25,10 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, TDims> _norm;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int> _linear;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, ArrayView<float>, int, int, int>? _gemm;
-    private readonly Task<TensorCoreGemms>? _tensorCoreGemm;
+    private readonly TensorCoreGemm? _tensorCoreGemm;
+    private readonly ActivationTerms? _splitActivations;
     private readonly MemoryBuffer1D<ushort, Stride1D.Dense>? _activationTerms;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<float>, int, ArrayView<Float4>, int, int, int>? _splitKSum;
     private readonly MemoryBuffer1D<float, Stride1D.Dense>? _splitKPartials;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims> _ropeKv;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>? _attention;
@@ -66,33 +68,16 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         // Only the kernels this model's shapes use: compiling one costs a good part of a second at start-up. The
         // tensor-core GEMM needs 32-wide input slices; the block attention at most MaxRows query heads per KV head and
         // head rows of whole 16-byte pieces; the SIMT GEMM and the warp-per-row attention cover the shapes they don't.
-        //
-        // The tensor-core kernels (GEMM, prefill attention) are the largest (the attention ~0.7 s of ILGPU compilation
-        // and more of PTX JIT, the GEMM ~0.3 s), and a short first prompt needs neither: with BackgroundCompile on CUDA
-        // they compile one after the other on a background thread while the engine starts, and until each is ready
-        // steps use the kernels that cover the same shapes (the GEMV, the SIMT attention). On ILGPU's CPU accelerator
-        // they load here, so tests always exercise them.
-        Task background = Task.CompletedTask;
-        Task<T> Compile<T>(Func<T> load)
-        {
-            if (!cuda || !options.BackgroundCompile) return Task.FromResult(load());
-            Task<T> task = background.ContinueWith(_ =>
-            {
-                accelerator.Bind();   // CUDA's current context is per thread: module loading needs it on this one
-                return load();
-            }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
-            background = task;
-            return task;
-        }
         if (accelerator.MaxNumThreadsPerGroup >= GemmKernel.GroupSize)
         {
-            _tensorCoreGemm = Compile(() => (cuda, options.Bf16Activations) switch
+            (_tensorCoreGemm, _splitActivations) = (cuda, options.Bf16Activations) switch
             {
                 (true, false) => LoadGemm<SplitActivations, PtxMma>(),
                 (true, true) => LoadGemm<RoundedActivations, PtxMma>(),
                 (false, false) => LoadGemm<SplitActivations, EmulatedMma>(),
                 (false, true) => LoadGemm<RoundedActivations, EmulatedMma>(),
-            });
+            };
+            _splitKSum = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<float>, int, ArrayView<Float4>, int, int, int>(SplitKSumKernel.Run);
             bool everyInputTiles = new[] { dims.HiddenSize, dims.IntermediateSize, dims.QSize }.All(n => n % TensorCoreGemmKernel.Depth == 0);
             if (!everyInputTiles)
             {
@@ -109,10 +94,19 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         {
             _attention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>(AttentionKernel.Run);
         }
-        // Prefill attention on tensor cores: head rows of whole k16 steps, at most 64 query heads per KV head.
+        // Prefill attention on tensor cores: head rows of whole k16 steps, at most 64 query heads per KV head. The
+        // largest kernel by far (~0.7 s of ILGPU compilation and more of PTX JIT), so with BackgroundCompile on CUDA
+        // it compiles while the engine starts: until it is ready, prefill attends with the kernels above. On ILGPU's
+        // CPU accelerator it loads here, so tests always exercise it.
         if (accelerator.MaxNumThreadsPerGroup >= TensorCoreAttentionKernel.GroupSize && TensorCoreAttentionKernel.Supports(dims))
         {
-            _tensorCoreAttention = Compile(() => cuda ? LoadTensorCoreAttention<PtxMma>() : LoadTensorCoreAttention<EmulatedMma>());
+            _tensorCoreAttention = cuda && options.BackgroundCompile
+                ? Task.Run(() =>
+                {
+                    accelerator.Bind();   // CUDA's current context is per thread: module loading needs it on this one
+                    return LoadTensorCoreAttention<PtxMma>();
+                })
+                : Task.FromResult(cuda ? LoadTensorCoreAttention<PtxMma>() : LoadTensorCoreAttention<EmulatedMma>());
         }
         if (_extendAttention is not null || _tensorCoreAttention is not null)
         {
@@ -122,16 +116,14 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         _gather = accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(GatherRowsKernel.Run);
 
         // The tensor-core kernels, for the instruction (IMma) of this accelerator and the activations' terms.
-        TensorCoreGemms LoadGemm<TActivations, TMma>() where TActivations : struct, IGemmActivations where TMma : struct, IMma
+        (TensorCoreGemm, ActivationTerms) LoadGemm<TActivations, TMma>() where TActivations : struct, IGemmActivations where TMma : struct, IMma
         {
             var gemm = accelerator.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, int, TActivations>(
                 TensorCoreGemmKernel.Run<TActivations, TMma>, TensorCoreGemmKernel.Specialization);
             var terms = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, TActivations>(ActivationSplitKernel.Run<TActivations, TMma>);
-            return new TensorCoreGemms(
-                (stream, config, hi, lo, w, bias, hasBias, y, tokens, inDim, outDim, slicesPerSplit) =>
+            return ((stream, config, hi, lo, w, bias, hasBias, y, tokens, inDim, outDim, slicesPerSplit) =>
                     gemm(stream, config, hi, lo, w, bias, hasBias, y, tokens, inDim, outDim, slicesPerSplit, default),
-                (stream, config, x, hi, lo, octets) => terms(stream, config, x, hi, lo, octets, default),
-                accelerator.LoadKernel<ArrayView<Float4>, ArrayView<float>, int, ArrayView<Float4>, int, int, int>(SplitKSumKernel.Run));
+                (stream, config, x, hi, lo, octets) => terms(stream, config, x, hi, lo, octets, default));
         }
         Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims> LoadTensorCoreAttention<TMma>()
             where TMma : struct, IMma =>
@@ -208,8 +200,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
             Launches();
             return true;
         }
-        int kernels = (_tensorCoreGemm is { IsCompletedSuccessfully: true } ? 1 : 0) + (_tensorCoreAttention is { IsCompletedSuccessfully: true } ? 2 : 0);
-        _decodeGraphs.Get(size, context, _batch.Generation, kernels, () => CudaGraph.Capture(_stream, Launches)).Launch(_stream);
+        _decodeGraphs.Get(size, context, _batch.Generation, () => CudaGraph.Capture(_stream, Launches)).Launch(_stream);
         return true;
     }
 
@@ -251,7 +242,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     public void Attention(ForwardBatch batch, int layer, int slidingWindow, Tensor qkv, Tensor output)
     {
         _batch.Use(batch, _stream);
-        if (_tensorCoreAttention is not null && UseTensorCoreAttention(batch.TokenCount, batch.SequenceCount) && Ready(_tensorCoreAttention, "tensor-core attention"))
+        if (_tensorCoreAttention is not null && UseTensorCoreAttention(batch.TokenCount, batch.SequenceCount) && TensorCoreAttentionReady())
         {
             BlockAttention(_tensorCoreAttention.Result, _batch.TensorCoreAttentionBlocks, _batch.TensorCoreAttentionBlockCount,
                 TensorCoreAttentionKernel.GroupSize, TensorCoreAttentionKernel.Rows, batch, layer, slidingWindow, qkv, output);
@@ -311,14 +302,14 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         }
     }
 
-    /// <summary>Whether a background compilation is done; its failure surfaces here.</summary>
-    private static bool Ready<T>(Task<T> compilation, string what)
+    /// <summary>Whether the background compilation of the tensor-core attention is done; its failure surfaces here.</summary>
+    private bool TensorCoreAttentionReady()
     {
-        if (compilation.IsFaulted)
+        if (_tensorCoreAttention!.IsFaulted)
         {
-            throw new InvalidOperationException($"Compiling the {what} kernel failed.", compilation.Exception!.InnerException);
+            throw new InvalidOperationException("Compiling the tensor-core attention kernel failed.", _tensorCoreAttention.Exception!.InnerException);
         }
-        return compilation.IsCompletedSuccessfully;
+        return _tensorCoreAttention.IsCompletedSuccessfully;
     }
 
     /// <summary>
@@ -377,24 +368,23 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         int tensorCoreTiles = (outDim + TensorCoreGemmKernel.TileN - 1) / TensorCoreGemmKernel.TileN * ((tokens + TensorCoreGemmKernel.TileM - 1) / TensorCoreGemmKernel.TileM);
         bool tensorCores = tokens >= GemmFromTokens || (tokens >= TensorCoreFromTokens && tensorCoreTiles >= TensorCoreMinTiles)
             || (tokens > LinearKernel.TokensPerWarp && tensorCoreTiles >= WideTensorCoreMinTiles);
-        if (_tensorCoreGemm is not null && tensorCores && inDim % TensorCoreGemmKernel.Depth == 0 && Ready(_tensorCoreGemm, "tensor-core GEMM"))
+        if (_tensorCoreGemm is not null && tensorCores && inDim % TensorCoreGemmKernel.Depth == 0)
         {
-            TensorCoreGemms gemms = _tensorCoreGemm.Result;
             long count = (long)tokens * inDim;
             ArrayView<ushort> terms = _activationTerms!.View;
             ArrayView<Bf16x8> hi = terms.SubView(0, count).Cast<Bf16x8>(), lo = terms.SubView(count, count).Cast<Bf16x8>();
-            gemms.Terms(_stream, Elementwise((int)(count / 8)), x.Cast<Float4>(), hi, lo, (int)(count / 8));
+            _splitActivations!(_stream, Elementwise((int)(count / 8)), x.Cast<Float4>(), hi, lo, (int)(count / 8));
             GemmPlan plan = TensorCoreGemmKernel.Plan(tokens, inDim, outDim, _accelerator.NumMultiprocessors);
             ArrayView<float> biasView = bias?.F32 ?? _empty.View;
             if (plan.Splits == 1)
             {
-                gemms.Gemm(_stream, plan.Config, hi, lo, weight.B16Octets, biasView, bias is null ? 0 : 1, y, tokens, inDim, outDim, plan.SlicesPerSplit);
+                _tensorCoreGemm(_stream, plan.Config, hi, lo, weight.B16Octets, biasView, bias is null ? 0 : 1, y, tokens, inDim, outDim, plan.SlicesPerSplit);
                 return;
             }
             ArrayView<float> partials = _splitKPartials!.View.SubView(0, (long)plan.Splits * tokens * outDim);
-            gemms.Gemm(_stream, plan.Config, hi, lo, weight.B16Octets, biasView, 0, partials, tokens, inDim, outDim, plan.SlicesPerSplit);
+            _tensorCoreGemm(_stream, plan.Config, hi, lo, weight.B16Octets, biasView, 0, partials, tokens, inDim, outDim, plan.SlicesPerSplit);
             int quads = tokens * outDim / 4;
-            gemms.Sum(_stream, Elementwise(quads), partials.Cast<Float4>(), biasView, bias is null ? 0 : 1, y.SubView(0, 4L * quads).Cast<Float4>(), quads,
+            _splitKSum!(_stream, Elementwise(quads), partials.Cast<Float4>(), biasView, bias is null ? 0 : 1, y.SubView(0, 4L * quads).Cast<Float4>(), quads,
                 plan.Splits, outDim);
             return;
         }
@@ -418,7 +408,6 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         // A compilation still running holds the accelerator: let it finish (its result or failure no longer matters).
         try
         {
-            _tensorCoreGemm?.Wait();
             _tensorCoreAttention?.Wait();
         }
         catch (AggregateException)
@@ -444,7 +433,3 @@ internal delegate void TensorCoreGemm(AcceleratorStream stream, KernelConfig con
 
 /// <summary><see cref="ActivationSplitKernel"/> loaded for the same activations.</summary>
 internal delegate void ActivationTerms(AcceleratorStream stream, KernelConfig config, ArrayView<Float4> x, ArrayView<Bf16x8> hi, ArrayView<Bf16x8> lo, int octets);
-
-/// <summary>The tensor-core GEMM with the passes around it: the activations' terms before, the split-K sum after.</summary>
-internal sealed record TensorCoreGemms(TensorCoreGemm Gemm, ActivationTerms Terms,
-    Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<float>, int, ArrayView<Float4>, int, int, int> Sum);
