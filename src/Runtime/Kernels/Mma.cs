@@ -139,10 +139,6 @@ internal readonly struct Bf16Split(uint hi, uint lo)
 internal readonly struct AFragment(uint r0, uint r1, uint r2, uint r3)
 {
     public readonly uint R0 = r0, R1 = r1, R2 = r2, R3 = r3;
-
-    /// <summary>From a staged row-major tile at the word of (row g, column pair q) of this 16-row block and k16 step.</summary>
-    public static AFragment Read(ArrayView<uint> tile, int at, int rowWords) =>
-        new(tile[at], tile[at + 8 * rowWords], tile[at + 4], tile[at + 8 * rowWords + 4]);
 }
 
 /// <summary>A B fragment: column g at rows 2q.. (R0) and 2q + 8.. (R1).</summary>

@@ -33,12 +33,15 @@ internal readonly struct RoundedActivations : IGemmActivations
 /// <see cref="ActivationSplitKernel"/>) and W pass through two shared-memory stages: while the warps multiply one
 /// slice, the next is loaded into registers and stored into the other stage, one barrier a slice.
 /// <para>
-/// <b>The fragments are read 16 bytes at a time, without <c>ldmatrix</c></b> (ILGPU gives a kernel no shared-memory
-/// address to pass it). The MMA sums over k, so any order of k serves if A and B agree on it: this kernel lets MMA
-/// column pair p of its k16 step s be word 4(p mod 4) + 2s + p / 4 of the staged 16-word row. A lane (g, q) then needs
-/// words 4q..4q + 3 of its rows for both steps of the slice: one <c>ld.shared.v4</c> for each A row (g and g + 8)
-/// and one for each B column, where the ISA's own order needs a 32-bit load per register. Staged rows are 16 words
-/// unpadded: the eight lanes of a 16-byte load phase read two whole rows, 32 distinct banks.
+/// <b>Each fragment is one 16-byte load, in the instruction's register order, without <c>ldmatrix</c></b> (ILGPU
+/// gives a kernel no shared-memory address to pass it). The MMA sums over k, so any order of k serves if A and B agree
+/// on it: this kernel lets MMA column pair p of its k16 step s be word 4(p mod 4) + 2s + p / 4 of a 16-word row slice.
+/// W is staged row-major (16 words a row, unpadded), and a lane's words 4q..4q + 3 of its column g are both steps' B
+/// fragments: one <c>ld.shared.v4</c>. X is staged with rows r and r + 8 interleaved, step 0's words in one half of the
+/// stage and step 1's in the other, so the four registers of a step's A fragment (rows g and g + 8, pairs q and q + 4)
+/// sit side by side: one <c>ld.shared.v4</c> that lands in the registers the instruction reads (from two loads, ptxas
+/// spent ~1.5 moves an MMA assembling them). Both layouts let a 16-byte load phase's eight lanes read 128 contiguous
+/// bytes: no bank conflicts.
 /// </para>
 /// <para>
 /// <b>Split K.</b> A grid of fewer tiles than the card holds at once (the 896-wide projections of a decode batch: 7
