@@ -88,6 +88,9 @@ off = load("offline_throughput.json")
 if off:
     lines.append(f"| offline throughput {off['num_prompts']}x{off['input_len']}/{off['output_len']} (output tok/s) | {off['output_throughput']:.1f} | target 60000 | {off['output_throughput'] / 60000:.3f} |")
     lines.append(f"| offline: mean TTFT (ms) / median ITL (ms) | {off['mean_ttft_ms']:.0f} / {off['median_itl_ms']:.1f} | - | - |")
+off16 = load("offline_throughput_bf16.json")
+if off16:
+    lines.append(f"| offline, bf16 activations (output tok/s) | {off16['output_throughput']:.1f} | target 60000 | {off16['output_throughput'] / 60000:.3f} |")
 ttft = load("ttft_process.json")
 if ttft:
     lines.append(f"| process start to first token (s) | {ttft['seconds']:.2f} | target 3 | {ttft['seconds'] / 3:.2f} |")

@@ -62,6 +62,10 @@ echo "== engine: offline throughput, $n prompts, input $in, output $out"
 timeout $(cap 240) dotnet .device/app/OfflineThroughput.dll --model $ck --device cuda --num-prompts $n --input-len $in --output-len $out \
   --json $OUT/offline_throughput.json 2>&1 | tail -14 | tee $OUT/offline_throughput.log
 
+echo "== engine: the same with bf16 activations (GEMM inputs rounded to bf16, as SGLang's bf16 runs)"
+timeout $(cap 240) dotnet .device/app/OfflineThroughput.dll --model $ck --device cuda --num-prompts $n --input-len $in --output-len $out \
+  --bf16-activations --json $OUT/offline_throughput_bf16.json 2>&1 | tail -14 | tee $OUT/offline_throughput_bf16.log
+
 echo "== HF transformers eager generate, batch 1"
 timeout $(cap 120) python3 tools/device/torch_baselines.py hf-eager --checkpoint $ck --out $OUT/hf_eager.json 2>&1 | tail -2 | tee $OUT/hf_eager.log
 
