@@ -107,7 +107,7 @@ internal static class Mma
 
     /// <summary>
     /// The group's exchange scratch for <typeparamref name="TMma"/>: <see cref="ExchangeWords"/> words a thread for the
-    /// emulation, one word in all for the instruction (which reads none, so the kernel's shared memory is its tiles).
+    /// emulation, nothing for the instruction (which reads none: a zero-length allocation, which ILGPU leaves out of the PTX).
     /// </summary>
     public static ArrayView<uint> Exchange<TMma>(int threads) where TMma : struct, IMma =>
         SharedMemory.Allocate<uint>(default(TMma).ExchangeWords * threads);

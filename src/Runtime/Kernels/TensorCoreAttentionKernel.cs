@@ -84,7 +84,7 @@ internal static class TensorCoreAttentionKernel
         ArrayView<uint> vHi = SharedMemory.Allocate<uint>(MaxHeadDim * ValueRowWords);
         ArrayView<uint> vLo = SharedMemory.Allocate<uint>(MaxHeadDim * ValueRowWords);
         ArrayView<int> slots = SharedMemory.Allocate<int>(2 * TileKeys);
-        // The emulated MMA's scratch: a word in all with the real instruction.
+        // The emulated MMA's scratch: none with the real instruction.
         ArrayView<uint> exchange = Mma.Exchange<TMma>(GroupSize);
 
         // Blocks in reverse: a sequence's later blocks see more keys, and starting them first keeps the long groups

@@ -26,7 +26,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int> _linear;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, ArrayView<float>, int, int, int>? _gemm;
     private readonly TensorCoreGemm? _tensorCoreGemm;
-    private readonly ActivationTerms? _splitActivations;
+    private readonly ActivationTerms? _gemmTerms;
     private readonly MemoryBuffer1D<ushort, Stride1D.Dense>? _activationTerms;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<float>, int, ArrayView<Float4>, int, int, int>? _splitKSum;
     private readonly MemoryBuffer1D<float, Stride1D.Dense>? _splitKPartials;
@@ -70,7 +70,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         // head rows of whole 16-byte pieces; the SIMT GEMM and the warp-per-row attention cover the shapes they don't.
         if (accelerator.MaxNumThreadsPerGroup >= GemmKernel.GroupSize)
         {
-            (_tensorCoreGemm, _splitActivations) = (cuda, options.Bf16Activations) switch
+            (_tensorCoreGemm, _gemmTerms) = (cuda, options.Bf16Activations) switch
             {
                 (true, false) => LoadGemm<SplitActivations, PtxMma>(),
                 (true, true) => LoadGemm<RoundedActivations, PtxMma>(),
@@ -373,7 +373,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
             long count = (long)tokens * inDim;
             ArrayView<ushort> terms = _activationTerms!.View;
             ArrayView<Bf16x8> hi = terms.SubView(0, count).Cast<Bf16x8>(), lo = terms.SubView(count, count).Cast<Bf16x8>();
-            _splitActivations!(_stream, Elementwise((int)(count / 8)), x.Cast<Float4>(), hi, lo, (int)(count / 8));
+            _gemmTerms!(_stream, Elementwise((int)(count / 8)), x.Cast<Float4>(), hi, lo, (int)(count / 8));
             GemmPlan plan = TensorCoreGemmKernel.Plan(tokens, inDim, outDim, _accelerator.NumMultiprocessors);
             ArrayView<float> biasView = bias?.F32 ?? _empty.View;
             if (plan.Splits == 1)
