@@ -22,12 +22,7 @@ public class GpuGemmBenchmarks
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, ArrayView<float>, int, int, int> _simt = null!;
     private MemoryBuffer1D<ushort, Stride1D.Dense> _terms = null!;
     private MemoryBuffer1D<float, Stride1D.Dense> _partials = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<float>, int, ArrayView<Float4>, int, int, int> _sum = null!;
-    private GemmPlan _plan;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, int, SplitActivations> _split = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, int, RoundedActivations> _rounded = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, SplitActivations> _splitTerms = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, RoundedActivations> _roundTerms = null!;
+    private TensorCoreGemms _split = null!, _rounded = null!;
 
     [ParamsSource(nameof(Shapes))]
     public GemmShape Shape { get; set; } = null!;
@@ -50,13 +45,9 @@ public class GpuGemmBenchmarks
         _y = a.Allocate1D<float>((long)Tokens * Shape.OutDim);
         _simt = a.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, ArrayView<float>, int, int, int>(GemmKernel.Run);
         _terms = a.Allocate1D<ushort>(2L * Tokens * Shape.InDim);
-        _plan = TensorCoreGemmKernel.Plan(Tokens, Shape.InDim, Shape.OutDim, a.NumMultiprocessors);
         _partials = a.Allocate1D<float>(TensorCoreGemmKernel.MaxPartialFloats(a.NumMultiprocessors));
-        _sum = a.LoadKernel<ArrayView<Float4>, ArrayView<float>, int, ArrayView<Float4>, int, int, int>(SplitKSumKernel.Run);
-        _split = a.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, int, SplitActivations>(TensorCoreGemmKernel.Run<SplitActivations, PtxMma>, TensorCoreGemmKernel.Specialization);
-        _rounded = a.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, int, RoundedActivations>(TensorCoreGemmKernel.Run<RoundedActivations, PtxMma>, TensorCoreGemmKernel.Specialization);
-        _splitTerms = a.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, SplitActivations>(ActivationSplitKernel.Run<SplitActivations, PtxMma>);
-        _roundTerms = a.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, RoundedActivations>(ActivationSplitKernel.Run<RoundedActivations, PtxMma>);
+        _split = TensorCoreGemms.Load<SplitActivations, PtxMma>(a);
+        _rounded = TensorCoreGemms.Load<RoundedActivations, PtxMma>(a);
     }
 
     [GlobalCleanup]
@@ -83,53 +74,22 @@ public class GpuGemmBenchmarks
         _device.Accelerator.Synchronize();
     }
 
-    /// <summary>The engine's: the activations split into hi and lo bf16 terms, then the GEMM over both (both launches timed).</summary>
+    /// <summary>The engine's default: the activations split into hi and lo bf16 terms, then the GEMM over both.</summary>
     [Benchmark(OperationsPerInvoke = Launches)]
-    public void TensorCoreSplit()
+    public void TensorCoreSplit() => TensorCore(_split);
+
+    [Benchmark(OperationsPerInvoke = Launches)]
+    public void TensorCoreRounded() => TensorCore(_rounded);
+
+    /// <summary>Launches as the engine does (<see cref="TensorCoreGemms.Run"/>: terms, GEMM, split-K sum; all timed).</summary>
+    private void TensorCore(TensorCoreGemms gemms)
     {
         for (int i = 0; i < Launches; i++)
         {
-            _splitTerms(_device.Accelerator.DefaultStream, TermsConfig, Activations, Hi, Lo, Octets, default);
-            _split(_device.Accelerator.DefaultStream, _plan.Config, Hi, Lo, Weights, _bias.View, 0, Output, Tokens, Shape.InDim, Shape.OutDim, _plan.SlicesPerSplit, default);
-            SumSplits();
+            gemms.Run(_device.Accelerator.DefaultStream, _x.View, _terms.View, ((ArrayView<ushort>)_w.View).Cast<Bf16x8>(), _bias.View, false, _y.View,
+                _partials.View, Tokens, Shape.InDim, Shape.OutDim, _device.Accelerator.NumMultiprocessors);
         }
         _device.Accelerator.Synchronize();
-    }
-
-    [Benchmark(OperationsPerInvoke = Launches)]
-    public void TensorCoreRounded()
-    {
-        for (int i = 0; i < Launches; i++)
-        {
-            _roundTerms(_device.Accelerator.DefaultStream, TermsConfig, Activations, Hi, Lo, Octets, default);
-            _rounded(_device.Accelerator.DefaultStream, _plan.Config, Hi, Lo, Weights, _bias.View, 0, Output, Tokens, Shape.InDim, Shape.OutDim, _plan.SlicesPerSplit, default);
-            SumSplits();
-        }
-        _device.Accelerator.Synchronize();
-    }
-
-    private int Octets => Tokens * Shape.InDim / 8;
-
-    private KernelConfig TermsConfig => new((Octets + 255) / 256, 256);
-
-    private ArrayView<Float4> Activations => ((ArrayView<float>)_x.View).Cast<Float4>();
-
-    private ArrayView<Bf16x8> Hi => ((ArrayView<ushort>)_terms.View).SubView(0, (long)Tokens * Shape.InDim).Cast<Bf16x8>();
-
-    private ArrayView<Bf16x8> Lo => ((ArrayView<ushort>)_terms.View).SubView((long)Tokens * Shape.InDim, (long)Tokens * Shape.InDim).Cast<Bf16x8>();
-
-    private ArrayView<Bf16x8> Weights => ((ArrayView<ushort>)_w.View).Cast<Bf16x8>();
-
-    /// <summary>Where the tensor-core GEMM writes: Y, or with a split of K (<see cref="TensorCoreGemmKernel.Plan"/>) its partial sums.</summary>
-    private ArrayView<float> Output => _plan.Splits == 1 ? _y.View : _partials.View;
-
-    /// <summary>With a split of K, the reduction the engine runs after the GEMM (timed with it).</summary>
-    private void SumSplits()
-    {
-        if (_plan.Splits == 1) return;
-        int quads = Tokens * Shape.OutDim / 4;
-        _sum(_device.Accelerator.DefaultStream, new KernelConfig((quads + 255) / 256, 256), ((ArrayView<float>)_partials.View).Cast<Float4>(), _bias.View, 0,
-            ((ArrayView<float>)_y.View).Cast<Float4>(), quads, _plan.Splits, Shape.OutDim);
     }
 
     private sealed class Config : GpuJobConfig

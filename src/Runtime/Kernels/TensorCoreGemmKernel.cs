@@ -87,13 +87,16 @@ internal static class TensorCoreGemmKernel
     public static GemmPlan Plan(int tokens, int inDim, int outDim, int multiprocessors)
     {
         int columns = (outDim + TileN - 1) / TileN, rows = (tokens + TileM - 1) / TileM, slices = inDim / Depth;
-        int tiles = columns * rows, slots = GroupsPerMultiprocessor * multiprocessors;
+        int tiles = Tiles(tokens, outDim), slots = GroupsPerMultiprocessor * multiprocessors;
         int splits = 1;
         if (2 * tiles <= slots && outDim % 4 == 0) splits = Math.Max(1, Math.Min(slots / tiles, slices / 2));
         int slicesPerSplit = (slices + splits - 1) / splits;
         splits = (slices + slicesPerSplit - 1) / slicesPerSplit;
         return new GemmPlan(new KernelConfig(new Index3D(columns, rows, splits), new Index3D(GroupSize, 1, 1)), splits, slicesPerSplit);
     }
+
+    /// <summary>The output tiles of Y [tokens, outDim]: the grid's width times its height.</summary>
+    public static int Tiles(int tokens, int outDim) => (outDim + TileN - 1) / TileN * ((tokens + TileM - 1) / TileM);
 
     /// <summary>The most floats the partial sums of a planned split take: a tile's worth per group slot.</summary>
     public static long MaxPartialFloats(int multiprocessors) => (long)GroupsPerMultiprocessor * multiprocessors * TileM * TileN;

@@ -68,35 +68,16 @@ public sealed class TensorCoreGemmKernelTests
     {
         using var context = Context.Create(builder => builder.CPU(new CPUDevice(32, TensorCoreGemmKernel.GroupSize / 32, 1)));
         using var accelerator = context.GetCPUDevice(0).CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel);
-        var split = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, TActivations>(ActivationSplitKernel.Run<TActivations, EmulatedMma>);
-        var kernel = accelerator.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, int, TActivations>(
-            TensorCoreGemmKernel.Run<TActivations, EmulatedMma>);
-        var sum = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<float>, int, ArrayView<Float4>, int, int, int>(SplitKSumKernel.Run);
         ushort[] bits = w.Select(v => (ushort)(BitConverter.SingleToUInt32Bits(v) >> 16)).ToArray();
         using var xs = accelerator.Allocate1D(x);
-        using var hi = accelerator.Allocate1D<ushort>(x.Length);
-        using var lo = accelerator.Allocate1D<ushort>(x.Length);
+        using var terms = accelerator.Allocate1D<ushort>(2L * x.Length);
         using var ws = accelerator.Allocate1D(bits);
         using var bs = accelerator.Allocate1D(b);
         using var ys = accelerator.Allocate1D<float>(Tokens * OutDim);
+        using var partials = accelerator.Allocate1D<float>(TensorCoreGemmKernel.MaxPartialFloats(multiprocessors));
         ys.MemSetToZero();
-        ArrayView<Bf16x8> hiOctets = ((ArrayView<ushort>)hi.View).Cast<Bf16x8>(), loOctets = ((ArrayView<ushort>)lo.View).Cast<Bf16x8>();
-        int octets = x.Length / 8;
-        split(accelerator.DefaultStream, new KernelConfig((octets + 255) / 256, 256), ((ArrayView<float>)xs.View).Cast<Float4>(), hiOctets, loOctets, octets, default);
-        GemmPlan plan = TensorCoreGemmKernel.Plan(Tokens, InDim, OutDim, multiprocessors);
-        ArrayView<Bf16x8> weights = ((ArrayView<ushort>)ws.View).Cast<Bf16x8>();
-        if (plan.Splits == 1)
-        {
-            kernel(accelerator.DefaultStream, plan.Config, hiOctets, loOctets, weights, bs.View, 1, ys.View, Tokens, InDim, OutDim, plan.SlicesPerSplit, default);
-        }
-        else
-        {
-            using var partials = accelerator.Allocate1D<float>((long)plan.Splits * Tokens * OutDim);
-            kernel(accelerator.DefaultStream, plan.Config, hiOctets, loOctets, weights, bs.View, 0, partials.View, Tokens, InDim, OutDim, plan.SlicesPerSplit, default);
-            int quads = Tokens * OutDim / 4;
-            sum(accelerator.DefaultStream, new KernelConfig((quads + 255) / 256, 256), ((ArrayView<float>)partials.View).Cast<Float4>(), bs.View, 1,
-                ((ArrayView<float>)ys.View).Cast<Float4>(), quads, plan.Splits, OutDim);
-        }
+        TensorCoreGemms.Load<TActivations, EmulatedMma>(accelerator).Run(accelerator.DefaultStream, xs.View, terms.View, ((ArrayView<ushort>)ws.View).Cast<Bf16x8>(),
+            bs.View, hasBias: true, ys.View, partials.View, Tokens, InDim, OutDim, multiprocessors);
         accelerator.Synchronize();
         return ys.GetAsArray1D();
     }

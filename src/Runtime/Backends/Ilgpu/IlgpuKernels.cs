@@ -25,10 +25,8 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, TDims> _norm;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int> _linear;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, ArrayView<float>, int, int, int>? _gemm;
-    private readonly TensorCoreGemm? _tensorCoreGemm;
-    private readonly ActivationTerms? _gemmTerms;
+    private readonly TensorCoreGemms? _tensorCoreGemm;
     private readonly MemoryBuffer1D<ushort, Stride1D.Dense>? _activationTerms;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<float>, int, ArrayView<Float4>, int, int, int>? _splitKSum;
     private readonly MemoryBuffer1D<float, Stride1D.Dense>? _splitKPartials;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims> _ropeKv;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>? _attention;
@@ -70,14 +68,13 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         // head rows of whole 16-byte pieces; the SIMT GEMM and the warp-per-row attention cover the shapes they don't.
         if (accelerator.MaxNumThreadsPerGroup >= GemmKernel.GroupSize)
         {
-            (_tensorCoreGemm, _gemmTerms) = (cuda, options.Bf16Activations) switch
+            _tensorCoreGemm = (cuda, options.Bf16Activations) switch
             {
-                (true, false) => LoadGemm<SplitActivations, PtxMma>(),
-                (true, true) => LoadGemm<RoundedActivations, PtxMma>(),
-                (false, false) => LoadGemm<SplitActivations, EmulatedMma>(),
-                (false, true) => LoadGemm<RoundedActivations, EmulatedMma>(),
+                (true, false) => TensorCoreGemms.Load<SplitActivations, PtxMma>(accelerator),
+                (true, true) => TensorCoreGemms.Load<RoundedActivations, PtxMma>(accelerator),
+                (false, false) => TensorCoreGemms.Load<SplitActivations, EmulatedMma>(accelerator),
+                (false, true) => TensorCoreGemms.Load<RoundedActivations, EmulatedMma>(accelerator),
             };
-            _splitKSum = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<float>, int, ArrayView<Float4>, int, int, int>(SplitKSumKernel.Run);
             bool everyInputTiles = new[] { dims.HiddenSize, dims.IntermediateSize, dims.QSize }.All(n => n % TensorCoreGemmKernel.Depth == 0);
             if (!everyInputTiles)
             {
@@ -115,16 +112,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         _siluMul = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, TDims>(SiluMulKernel.Run);
         _gather = accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(GatherRowsKernel.Run);
 
-        // The tensor-core kernels, for the instruction (IMma) of this accelerator and the activations' terms.
-        (TensorCoreGemm, ActivationTerms) LoadGemm<TActivations, TMma>() where TActivations : struct, IGemmActivations where TMma : struct, IMma
-        {
-            var gemm = accelerator.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, int, TActivations>(
-                TensorCoreGemmKernel.Run<TActivations, TMma>, TensorCoreGemmKernel.Specialization);
-            var terms = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, TActivations>(ActivationSplitKernel.Run<TActivations, TMma>);
-            return ((stream, config, hi, lo, w, bias, hasBias, y, tokens, inDim, outDim, slicesPerSplit) =>
-                    gemm(stream, config, hi, lo, w, bias, hasBias, y, tokens, inDim, outDim, slicesPerSplit, default),
-                (stream, config, x, hi, lo, octets) => terms(stream, config, x, hi, lo, octets, default));
-        }
+        // The tensor-core attention, for the instruction (IMma) of this accelerator.
         Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims> LoadTensorCoreAttention<TMma>()
             where TMma : struct, IMma =>
             accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(
@@ -365,27 +353,13 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     private void Gemv(ArrayView<float> x, IlgpuTensor weight, IlgpuTensor? bias, ArrayView<float> y, int tokens)
     {
         int outDim = weight.Shape[0], inDim = weight.Shape[1];
-        int tensorCoreTiles = (outDim + TensorCoreGemmKernel.TileN - 1) / TensorCoreGemmKernel.TileN * ((tokens + TensorCoreGemmKernel.TileM - 1) / TensorCoreGemmKernel.TileM);
+        int tensorCoreTiles = TensorCoreGemmKernel.Tiles(tokens, outDim);
         bool tensorCores = tokens >= GemmFromTokens || (tokens >= TensorCoreFromTokens && tensorCoreTiles >= TensorCoreMinTiles)
             || (tokens > LinearKernel.TokensPerWarp && tensorCoreTiles >= WideTensorCoreMinTiles);
         if (_tensorCoreGemm is not null && tensorCores && inDim % TensorCoreGemmKernel.Depth == 0)
         {
-            long count = (long)tokens * inDim;
-            ArrayView<ushort> terms = _activationTerms!.View;
-            ArrayView<Bf16x8> hi = terms.SubView(0, count).Cast<Bf16x8>(), lo = terms.SubView(count, count).Cast<Bf16x8>();
-            _gemmTerms!(_stream, Elementwise((int)(count / 8)), x.Cast<Float4>(), hi, lo, (int)(count / 8));
-            GemmPlan plan = TensorCoreGemmKernel.Plan(tokens, inDim, outDim, _accelerator.NumMultiprocessors);
-            ArrayView<float> biasView = bias?.F32 ?? _empty.View;
-            if (plan.Splits == 1)
-            {
-                _tensorCoreGemm(_stream, plan.Config, hi, lo, weight.B16Octets, biasView, bias is null ? 0 : 1, y, tokens, inDim, outDim, plan.SlicesPerSplit);
-                return;
-            }
-            ArrayView<float> partials = _splitKPartials!.View.SubView(0, (long)plan.Splits * tokens * outDim);
-            _tensorCoreGemm(_stream, plan.Config, hi, lo, weight.B16Octets, biasView, 0, partials, tokens, inDim, outDim, plan.SlicesPerSplit);
-            int quads = tokens * outDim / 4;
-            _splitKSum!(_stream, Elementwise(quads), partials.Cast<Float4>(), biasView, bias is null ? 0 : 1, y.SubView(0, 4L * quads).Cast<Float4>(), quads,
-                plan.Splits, outDim);
+            _tensorCoreGemm.Run(_stream, x, _activationTerms!.View, weight.B16Octets, bias?.F32 ?? _empty.View, bias is not null, y, _splitKPartials!.View,
+                tokens, inDim, outDim, _accelerator.NumMultiprocessors);
             return;
         }
         if (_gemm is not null && tokens >= GemmFromTokens)
@@ -426,10 +400,3 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         foreach (var b in _values) b.Dispose();
     }
 }
-
-/// <summary><see cref="TensorCoreGemmKernel"/> loaded for one kind of activations (the argument it takes for them left out).</summary>
-internal delegate void TensorCoreGemm(AcceleratorStream stream, KernelConfig config, ArrayView<Bf16x8> xHi, ArrayView<Bf16x8> xLo, ArrayView<Bf16x8> weight,
-    ArrayView<float> bias, int hasBias, ArrayView<float> y, int tokens, int inDim, int outDim, int slicesPerSplit);
-
-/// <summary><see cref="ActivationSplitKernel"/> loaded for the same activations.</summary>
-internal delegate void ActivationTerms(AcceleratorStream stream, KernelConfig config, ArrayView<Float4> x, ArrayView<Bf16x8> hi, ArrayView<Bf16x8> lo, int octets);

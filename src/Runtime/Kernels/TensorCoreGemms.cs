@@ -1,0 +1,68 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace Specialized.Kernels;
+
+/// <summary>
+/// The tensor-core GEMM as its callers run it, for one kind of activations and one MMA instruction: the activations'
+/// bf16 terms (<see cref="ActivationSplitKernel"/>), the GEMM on the launch <see cref="TensorCoreGemmKernel.Plan"/>
+/// picks and, when that splits K, the sum of the partial planes (<see cref="SplitKSumKernel"/>). The engine's backend,
+/// the GEMM benchmarks and the kernel tests all launch it through here.
+/// </summary>
+internal sealed class TensorCoreGemms
+{
+    private const int ElementwiseGroup = 256;
+
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int> _terms;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, int> _gemm;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<float>, int, ArrayView<Float4>, int, int, int> _sum;
+
+    private TensorCoreGemms(
+        Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int> terms,
+        Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, int> gemm,
+        Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<float>, int, ArrayView<Float4>, int, int, int> sum)
+    {
+        _terms = terms;
+        _gemm = gemm;
+        _sum = sum;
+    }
+
+    /// <summary>Compiles the three kernels (the GEMM with its launch bounds) on <paramref name="accelerator"/>.</summary>
+    public static TensorCoreGemms Load<TActivations, TMma>(Accelerator accelerator) where TActivations : struct, IGemmActivations where TMma : struct, IMma
+    {
+        var terms = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, TActivations>(ActivationSplitKernel.Run<TActivations, TMma>);
+        var gemm = accelerator.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, int, TActivations>(
+            TensorCoreGemmKernel.Run<TActivations, TMma>, TensorCoreGemmKernel.Specialization);
+        return new TensorCoreGemms(
+            (stream, config, x, hi, lo, octets) => terms(stream, config, x, hi, lo, octets, default),
+            (stream, config, hi, lo, w, bias, hasBias, y, tokens, inDim, outDim, slicesPerSplit) =>
+                gemm(stream, config, hi, lo, w, bias, hasBias, y, tokens, inDim, outDim, slicesPerSplit, default),
+            accelerator.LoadKernel<ArrayView<Float4>, ArrayView<float>, int, ArrayView<Float4>, int, int, int>(SplitKSumKernel.Run));
+    }
+
+    /// <summary>
+    /// y [tokens, outDim] = x [tokens, inDim] Wᵀ (+ bias) on <paramref name="stream"/>, planned for a card of
+    /// <paramref name="multiprocessors"/> SMs. <paramref name="terms"/> holds the activations' hi and lo terms
+    /// (2 · tokens · inDim); <paramref name="partials"/> at least <see cref="TensorCoreGemmKernel.MaxPartialFloats"/>.
+    /// </summary>
+    public void Run(AcceleratorStream stream, ArrayView<float> x, ArrayView<ushort> terms, ArrayView<Bf16x8> weight, ArrayView<float> bias, bool hasBias,
+        ArrayView<float> y, ArrayView<float> partials, int tokens, int inDim, int outDim, int multiprocessors)
+    {
+        long count = (long)tokens * inDim;
+        ArrayView<Bf16x8> hi = terms.SubView(0, count).Cast<Bf16x8>(), lo = terms.SubView(count, count).Cast<Bf16x8>();
+        int octets = (int)(count / 8);
+        _terms(stream, Elementwise(octets), x.Cast<Float4>(), hi, lo, octets);
+        GemmPlan plan = TensorCoreGemmKernel.Plan(tokens, inDim, outDim, multiprocessors);
+        if (plan.Splits == 1)
+        {
+            _gemm(stream, plan.Config, hi, lo, weight, bias, hasBias ? 1 : 0, y, tokens, inDim, outDim, plan.SlicesPerSplit);
+            return;
+        }
+        partials = partials.SubView(0, (long)plan.Splits * tokens * outDim);
+        _gemm(stream, plan.Config, hi, lo, weight, bias, 0, partials, tokens, inDim, outDim, plan.SlicesPerSplit);
+        int quads = tokens * outDim / 4;
+        _sum(stream, Elementwise(quads), partials.Cast<Float4>(), bias, hasBias ? 1 : 0, y.SubView(0, 4L * quads).Cast<Float4>(), quads, plan.Splits, outDim);
+    }
+
+    private static KernelConfig Elementwise(int count) => new((count + ElementwiseGroup - 1) / ElementwiseGroup, ElementwiseGroup);
+}
