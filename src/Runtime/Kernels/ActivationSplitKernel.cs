@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Backends.EntryPoints;
 
 namespace Specialized.Kernels;
 
@@ -12,6 +13,7 @@ namespace Specialized.Kernels;
 /// </summary>
 internal static class ActivationSplitKernel
 {
+    [KernelName("ActivationSplitKernel")]
     public static void Run<TActivations, TMma>(ArrayView<Float4> x, ArrayView<Bf16x8> hi, ArrayView<Bf16x8> lo, int octets, TActivations activations)
         where TActivations : struct, IGemmActivations where TMma : struct, IMma
     {

@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Backends.EntryPoints;
 
 namespace Specialized.Kernels;
 
@@ -10,6 +11,7 @@ internal static class ArgMaxKernel
 {
     public const int GroupSize = 256;
 
+    [KernelName("ArgMaxKernel")]
     public static void Run(ArrayView<float> logits, ArrayView<int> result, int width)
     {
         ArrayView<float> values = SharedMemory.Allocate<float>(GroupSize);

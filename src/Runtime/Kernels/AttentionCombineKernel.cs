@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Backends.EntryPoints;
 using ILGPU.Algorithms;
 using Specialized.Models;
 
@@ -18,6 +19,7 @@ internal static class AttentionCombineKernel
 {
     public const int GroupSize = 256;
 
+    [KernelName("AttentionCombineKernel")]
     public static void Run<TDims>(ArrayView<float> partials, ArrayView<float> output, ArrayView<int> blocks, int splits, int rowsPerGroup, TDims dims)
         where TDims : struct, IQwen2Dims
     {

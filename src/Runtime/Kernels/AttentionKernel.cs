@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Backends.EntryPoints;
 using ILGPU.Algorithms;
 using Specialized.Models;
 
@@ -19,6 +20,7 @@ internal static class AttentionKernel
     /// <summary>Warps a group may hold: the kernels launch groups of at most 256 threads.</summary>
     private const int MaxWarpsPerGroup = 8;
 
+    [KernelName("AttentionKernel")]
     public static void Run<TDims>(ArrayView<float> qkv, ArrayView<float> output, ArrayView<float> keys, ArrayView<float> values,
         ArrayView<int> positions, ArrayView<int> tokenSequence, ArrayView<int> pageTable, ArrayView<int> pageOffsets,
         int pageSize, int window, int tokens, TDims dims) where TDims : struct, IQwen2Dims

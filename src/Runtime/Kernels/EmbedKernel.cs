@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Backends.EntryPoints;
 using Specialized.Models;
 
 namespace Specialized.Kernels;
@@ -6,6 +7,7 @@ namespace Specialized.Kernels;
 /// <summary>output[t, i] = table[ids[t], i]: a gather of bfloat16 rows into float32. One thread an element.</summary>
 internal static class EmbedKernel
 {
+    [KernelName("EmbedKernel")]
     public static void Run<TDims>(ArrayView<ushort> table, ArrayView<int> ids, ArrayView<float> output, int tokens, TDims dims)
         where TDims : struct, IQwen2Dims
     {

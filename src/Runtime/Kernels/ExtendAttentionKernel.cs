@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Backends.EntryPoints;
 using ILGPU.Algorithms;
 using Specialized.Models;
 
@@ -44,6 +45,7 @@ internal static class ExtendAttentionKernel
     /// block a run of one sequence's consecutive batch tokens; the grid is (block count, KV heads, key ranges). With one
     /// key range the group writes the output; with several, its rows' partial state.
     /// </summary>
+    [KernelName("ExtendAttentionKernel")]
     public static void Run<TDims>(ArrayView<float> qkv, ArrayView<float> output, ArrayView<float> keys, ArrayView<float> values,
         ArrayView<int> positions, ArrayView<int> tokenSequence, ArrayView<int> pageTable, ArrayView<int> pageOffsets,
         ArrayView<int> blocks, ArrayView<float> partials, int splitKeys, int pageSize, int window, TDims dims) where TDims : struct, IQwen2Dims

@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Backends.EntryPoints;
 
 namespace Specialized.Kernels;
 
@@ -14,6 +15,7 @@ internal static class GemmKernel
     public const int Depth = 32;
     public const int GroupSize = 256;
 
+    [KernelName("GemmKernel")]
     public static void Run(ArrayView<float> x, ArrayView<ushort> weight, ArrayView<float> bias, int hasBias,
         ArrayView<float> y, int tokens, int inDim, int outDim)
     {

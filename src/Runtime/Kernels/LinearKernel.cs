@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using ILGPU;
+using ILGPU.Backends.EntryPoints;
 
 namespace Specialized.Kernels;
 
@@ -28,6 +29,7 @@ internal static class LinearKernel
 {
     public const int TokensPerWarp = 4;
 
+    [KernelName("LinearKernel")]
     public static void Run(ArrayView<Float4> x, ArrayView<Bf16x8> weight, ArrayView<float> bias, int hasBias,
         ArrayView<float> y, int tokens, int inDim, int outDim)
     {

@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Backends.EntryPoints;
 using ILGPU.Algorithms;
 using Specialized.Models;
 
@@ -10,6 +11,7 @@ namespace Specialized.Kernels;
 /// </summary>
 internal static class RmsNormKernel
 {
+    [KernelName("RmsNormKernel")]
     public static void Run<TDims>(ArrayView<float> residual, ArrayView<float> input, ArrayView<float> weight,
         ArrayView<float> output, int addInput, TDims dims) where TDims : struct, IQwen2Dims
     {

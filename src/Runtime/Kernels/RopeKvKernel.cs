@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Backends.EntryPoints;
 using Specialized.Models;
 
 namespace Specialized.Kernels;
@@ -10,6 +11,7 @@ namespace Specialized.Kernels;
 /// </summary>
 internal static class RopeKvKernel
 {
+    [KernelName("RopeKvKernel")]
     public static void Run<TDims>(ArrayView<float> qkv, ArrayView<float> keys, ArrayView<float> values,
         ArrayView<float> cos, ArrayView<float> sin, ArrayView<int> positions, ArrayView<int> slots, int tokens, TDims dims)
         where TDims : struct, IQwen2Dims

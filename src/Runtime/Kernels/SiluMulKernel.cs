@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Backends.EntryPoints;
 using ILGPU.Algorithms;
 using Specialized.Models;
 
@@ -7,6 +8,7 @@ namespace Specialized.Kernels;
 /// <summary>output[t, i] = silu(gate[t, i]) · up[t, i], where gateUp rows are [gate | up]. One thread an element.</summary>
 internal static class SiluMulKernel
 {
+    [KernelName("SiluMulKernel")]
     public static void Run<TDims>(ArrayView<float> gateUp, ArrayView<float> output, int tokens, TDims dims)
         where TDims : struct, IQwen2Dims
     {

@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Backends.EntryPoints;
 
 namespace Specialized.Kernels;
 
@@ -9,6 +10,7 @@ namespace Specialized.Kernels;
 /// </summary>
 internal static class SplitKSumKernel
 {
+    [KernelName("SplitKSumKernel")]
     public static void Run(ArrayView<Float4> partials, ArrayView<float> bias, int hasBias, ArrayView<Float4> y, int quads, int splits, int outDim)
     {
         int i = Grid.GlobalIndex.X;

@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Backends.EntryPoints;
 using ILGPU.Algorithms;
 using Specialized.Models;
 
@@ -75,6 +76,7 @@ internal static class TensorCoreAttentionKernel
     /// at most <see cref="TokensPerBlock"/> tokens; the grid is (block count, KV heads, key ranges), groups of
     /// <see cref="GroupSize"/>. The parameters are <see cref="ExtendAttentionKernel.Run{TDims}"/>'s.
     /// </summary>
+    [KernelName("TensorCoreAttentionKernel")]
     public static void Run<TDims, TMma>(ArrayView<float> qkv, ArrayView<float> output, ArrayView<float> keys, ArrayView<float> values,
         ArrayView<int> positions, ArrayView<int> tokenSequence, ArrayView<int> pageTable, ArrayView<int> pageOffsets,
         ArrayView<int> blocks, ArrayView<float> partials, int splitKeys, int pageSize, int window, TDims dims) where TDims : struct, IQwen2Dims where TMma : struct, IMma

@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Backends.EntryPoints;
 using ILGPU.Runtime;
 
 namespace Specialized.Kernels;
@@ -105,6 +106,7 @@ internal static class TensorCoreGemmKernel
     /// <param name="xLo">Their lo terms, read only with split activations.</param>
     /// <param name="y">Y, or with a split of K its partial sums: one [tokens, outDim] plane per grid z.</param>
     /// <param name="slicesPerSplit">The 32-deep slices of K each grid z takes (all of them without a split).</param>
+    [KernelName("TensorCoreGemmKernel")]
     public static void Run<TActivations, TMma>(ArrayView<Bf16x8> xHi, ArrayView<Bf16x8> xLo, ArrayView<Bf16x8> weight, ArrayView<float> bias, int hasBias,
         ArrayView<float> y, int tokens, int inDim, int outDim, int slicesPerSplit, TActivations activations)
         where TActivations : struct, IGemmActivations where TMma : struct, IMma

@@ -49,10 +49,23 @@ public sealed class IlgpuBackend : IBackend
         }
     }
 
+    /// <summary>
+    /// Where <c>SPECIALIZED_PROFILE_OPS</c> names a file, every runner's kernels are timed operation by operation on the
+    /// device (<see cref="ProfiledKernels{TDims}"/>, launch by launch, no CUDA graphs) and the table goes to that file
+    /// when the runner is disposed.
+    /// </summary>
+    public const string ProfileVariable = "SPECIALIZED_PROFILE_OPS";
+
+    private static string? ProfilePath => Environment.GetEnvironmentVariable(ProfileVariable) is { Length: > 0 } path ? path : null;
+
     /// <summary>The first CUDA device.</summary>
     public static IlgpuBackend CreateCuda()
     {
-        Context context = Context.Create(b => b.Cuda().EnableAlgorithms().Optimize(KernelOptimization));
+        Context context = Context.Create(b =>
+        {
+            b.Cuda().EnableAlgorithms().Optimize(KernelOptimization);
+            if (ProfilePath is not null) b.Profiling();
+        });
         if (context.GetCudaDevices().Count == 0)
         {
             context.Dispose();
@@ -105,6 +118,10 @@ public sealed class IlgpuBackend : IBackend
     {
         var kernels = new IlgpuKernels<TDims>(_accelerator, _stream, dims, options, progress);
         _kernels.Add(kernels);
+        if (ProfilePath is string path && _context.Properties.EnableProfiling)
+        {
+            return new ProfiledKernels<TDims>(kernels, new StreamClock(_stream), path);
+        }
         return kernels;
     }
 
@@ -129,6 +146,16 @@ public sealed class IlgpuBackend : IBackend
         _argMax(_stream, new KernelConfig(rows, group), t.F32, _argMaxResult.View, t.RowLength);
         _argMaxResult.View.SubView(0, rows).CopyToCPU(_stream, destination[..rows]);
         _stream.Synchronize();
+    }
+
+    /// <summary>Marks are profiling markers (CUDA events) on the backend's stream.</summary>
+    private sealed class StreamClock(AcceleratorStream stream) : IDeviceClock
+    {
+        public object Mark() => stream.AddProfilingMarker();
+
+        public double Milliseconds(object start, object end) => (((ProfilingMarker)end) - (ProfilingMarker)start).TotalMilliseconds;
+
+        public void Release(object mark) => ((ProfilingMarker)mark).Dispose();
     }
 
     public void Dispose()
