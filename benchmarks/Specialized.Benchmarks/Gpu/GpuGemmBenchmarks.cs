@@ -19,7 +19,7 @@ public class GpuGemmBenchmarks
     private CudaDevice _device = null!;
     private MemoryBuffer1D<float, Stride1D.Dense> _x = null!, _y = null!, _bias = null!;
     private MemoryBuffer1D<ushort, Stride1D.Dense> _w = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, ArrayView<float>, int, int, int> _simt = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, ArrayView<float>, int, int, int> _simt = null!;
     private MemoryBuffer1D<ushort, Stride1D.Dense> _terms = null!;
     private MemoryBuffer1D<float, Stride1D.Dense> _partials = null!;
     private TensorCoreGemms _split = null!, _rounded = null!;
@@ -43,7 +43,7 @@ public class GpuGemmBenchmarks
         _w = a.Allocate1D(Enumerable.Range(0, Shape.OutDim * Shape.InDim).Select(_ => (ushort)(BitConverter.SingleToUInt32Bits((float)(rng.NextDouble() * 0.1 - 0.05)) >> 16)).ToArray());
         _bias = a.Allocate1D<float>(1);
         _y = a.Allocate1D<float>((long)Tokens * Shape.OutDim);
-        _simt = a.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, ArrayView<float>, int, int, int>(GemmKernel.Run);
+        _simt = a.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, ArrayView<float>, int, int, int>(GemmKernel.Run);
         _terms = a.Allocate1D<ushort>(2L * Tokens * Shape.InDim);
         _partials = a.Allocate1D<float>(TensorCoreGemmKernel.MaxPartialFloats(a.NumMultiprocessors));
         _split = TensorCoreGemms.Load<SplitActivations, PtxMma>(a);
@@ -68,7 +68,7 @@ public class GpuGemmBenchmarks
         var tiles = new Index2D((Shape.OutDim + GemmKernel.Tile - 1) / GemmKernel.Tile, (Tokens + GemmKernel.Tile - 1) / GemmKernel.Tile);
         for (int i = 0; i < Launches; i++)
         {
-            _simt(_device.Accelerator.DefaultStream, new KernelConfig(tiles, new Index2D(GemmKernel.GroupSize, 1)), _x.View, _w.View, _bias.View, 0,
+            _simt(_device.Accelerator.DefaultStream, new KernelConfig(tiles, new Index2D(GemmKernel.GroupSize, 1)), _x.View, _w.View, _bias.View, 0, 0,
                 _y.View, Tokens, Shape.InDim, Shape.OutDim);
         }
         _device.Accelerator.Synchronize();

@@ -27,7 +27,8 @@ public class GpuLayerBenchmarks
     [Params("prefill 1024", "decode 64 at 1023")]
     public string Step { get; set; } = null!;
 
-    [Params("embed", "rms_norm", "qkv", "rope_kv", "attention", "o", "add_rms_norm", "gate_up", "silu_mul", "down")]
+    /// <summary>The seam's calls: qkv and gate_up (with SiLU) include their RMSNorm, o and down add into the residual.</summary>
+    [Params("embed", "qkv", "rope_kv", "attention", "o", "gate_up", "down", "final_norm")]
     public string Op { get; set; } = null!;
 
     [GlobalSetup]
@@ -65,12 +66,10 @@ public class GpuLayerBenchmarks
         _activated = _backend.CreateActivations(tokens, dims.IntermediateSize);
         // Fill every activation (and, for decode, the cached context) once, so no operation reads garbage.
         _kernels.Embed(_batch, _table, _residual);
-        _kernels.RmsNorm(_batch, _residual, _norm, _normed);
-        _kernels.Linear(_batch, _normed, _qkvWeight, _qkvBias, _qkv);
+        _kernels.NormLinear(_batch, _residual, _norm, _normed, _qkvWeight, _qkvBias, _qkv);
         _kernels.RopeAndStoreKv(_batch, 0, _qkv);
         _kernels.Attention(_batch, 0, 0, _qkv, _attention);
-        _kernels.Linear(_batch, _normed, _gateUpWeight, null, _gateUp);
-        _kernels.SiluMul(_batch, _gateUp, _activated);
+        _kernels.NormGateUp(_batch, _residual, _norm, _normed, _gateUpWeight, _gateUp, _activated);
         _backend.CopyRows(_activated, 1, _row);
     }
 
@@ -89,19 +88,17 @@ public class GpuLayerBenchmarks
             switch (Op)
             {
                 case "embed": _kernels.Embed(_batch, _table, _residual); break;
-                case "rms_norm": _kernels.RmsNorm(_batch, _residual, _norm, _normed); break;
-                case "qkv": _kernels.Linear(_batch, _normed, _qkvWeight, _qkvBias, _qkv); break;
+                case "qkv": _kernels.NormLinear(_batch, _residual, _norm, _normed, _qkvWeight, _qkvBias, _qkv); break;
                 case "rope_kv": _kernels.RopeAndStoreKv(_batch, 0, _qkv); break;
                 case "attention": _kernels.Attention(_batch, 0, 0, _qkv, _attention); break;
-                case "o": _kernels.Linear(_batch, _attention, _oWeight, null, _hidden); break;
-                case "add_rms_norm": _kernels.AddRmsNorm(_batch, _residual, _hidden, _norm, _normed); break;
-                case "gate_up": _kernels.Linear(_batch, _normed, _gateUpWeight, null, _gateUp); break;
-                case "silu_mul": _kernels.SiluMul(_batch, _gateUp, _activated); break;
-                case "down": _kernels.Linear(_batch, _activated, _downWeight, null, _hidden); break;
+                case "o": _kernels.LinearAdd(_batch, _attention, _oWeight, _hidden, _residual); break;
+                case "gate_up": _kernels.NormGateUp(_batch, _residual, _norm, _normed, _gateUpWeight, _gateUp, _activated); break;
+                case "down": _kernels.LinearAdd(_batch, _activated, _downWeight, _hidden, _residual); break;
+                case "final_norm": _kernels.RmsNorm(_batch, _residual, _norm, _normed); break;
                 default: throw new ArgumentException($"Unknown op {Op}.");
             }
         }
-        _backend.CopyRows(_hidden, 1, _row);
+        _backend.CopyRows(_residual, 1, _row);
         return _row[0];
     }
 

@@ -216,21 +216,17 @@ internal static class ModelEmitter
             w.Line();
             w.Line($"// ---- layer {layer} ----");
             w.Line($"l = w.Layers[{layer}];");
-            if (i == 0) w.Line($"k.RmsNorm(batch, x.Residual, l.InputLayernorm.Value, x.Normed);  // [T, {h}]");
-            else w.Line($"k.AddRmsNorm(batch, x.Residual, x.Hidden, l.InputLayernorm.Value, x.Normed);  // residual += mlp; [T, {h}]");
-            w.Line($"k.Linear(batch, x.Normed, l.QkvProj.Value, l.QkvBias.Value, x.Qkv);  // [T, {Int(s.QkvSize)}]");
+            w.Line($"k.NormLinear(batch, x.Residual, l.InputLayernorm.Value, x.Normed, l.QkvProj.Value, l.QkvBias.Value, x.Qkv);  // q | k | v of norm(residual); [T, {Int(s.QkvSize)}]");
             w.Line($"k.RopeAndStoreKv(batch, {layer}, x.Qkv);");
             string window = s.SlidingWindows[i] == 0 ? "full causal" : $"the last {Int(s.SlidingWindows[i])} tokens";
             w.Line($"k.Attention(batch, {layer}, {Int(s.SlidingWindows[i])}, x.Qkv, x.Attention);  // {window}; [T, {Int(s.QSize)}]");
-            w.Line($"k.Linear(batch, x.Attention, l.OProj.Value, null, x.Hidden);  // [T, {h}]");
-            w.Line($"k.AddRmsNorm(batch, x.Residual, x.Hidden, l.PostAttentionLayernorm.Value, x.Normed);  // residual += attention");
-            w.Line($"k.Linear(batch, x.Normed, l.GateUpProj.Value, null, x.GateUp);  // [T, {Int(s.GateUpSize)}]");
-            w.Line($"k.SiluMul(batch, x.GateUp, x.Activated);  // [T, {Int(s.IntermediateSize)}]");
-            w.Line($"k.Linear(batch, x.Activated, l.DownProj.Value, null, x.Hidden);  // [T, {h}]");
+            w.Line($"k.LinearAdd(batch, x.Attention, l.OProj.Value, x.Hidden, x.Residual);  // residual += attention; [T, {h}]");
+            w.Line($"k.NormGateUp(batch, x.Residual, l.PostAttentionLayernorm.Value, x.Normed, l.GateUpProj.Value, x.GateUp, x.Activated);  // silu(gate) * up of norm(residual); [T, {Int(s.IntermediateSize)}]");
+            w.Line($"k.LinearAdd(batch, x.Activated, l.DownProj.Value, x.Hidden, x.Residual);  // residual += mlp; [T, {h}]");
         }
         w.Line();
         w.Line("// ---- head ----");
-        w.Line($"k.AddRmsNorm(batch, x.Residual, x.Hidden, w.Norm.Value, x.Normed);  // final hidden states [T, {h}]");
+        w.Line($"k.RmsNorm(batch, x.Residual, w.Norm.Value, x.Normed);  // final hidden states [T, {h}]");
         w.Line($"k.Logits(batch, x.Normed, w.LmHead.Value, x.Logits);  // [rows, {Int(s.VocabSize)}]");
         w.Close();
         w.Close();

@@ -21,7 +21,7 @@ public interface IDeviceClock
 
 /// <summary>
 /// Wraps a backend's kernels and times every seam call on the device clock, summed by kind of step (decode or
-/// prefill/mixed, and its token count rounded up to a power of two) and by operation (a linear layer by its weight's
+/// prefill/mixed, and its token count rounded up to a power of two) and by operation (a projection by its weight's
 /// shape). Steps run launch by launch (no CUDA graph replay), so a profile shows each operation; the gaps between
 /// them show as the difference between a step's total and the sum of its operations. For finding where the GPU time
 /// goes (tools/device: <c>SPECIALIZED_PROFILE_OPS=file</c>), not for serving.
@@ -63,11 +63,14 @@ public sealed class ProfiledKernels<TDims> : IQwen2Kernels<TDims>, IDisposable w
     public void RmsNorm(ForwardBatch batch, Tensor input, Tensor weight, Tensor output) =>
         Time("RmsNorm", () => _inner.RmsNorm(batch, input, weight, output));
 
-    public void AddRmsNorm(ForwardBatch batch, Tensor residual, Tensor input, Tensor weight, Tensor output) =>
-        Time("AddRmsNorm", () => _inner.AddRmsNorm(batch, residual, input, weight, output));
+    public void NormLinear(ForwardBatch batch, Tensor residual, Tensor norm, Tensor normed, Tensor weight, Tensor? bias, Tensor output) =>
+        Time($"NormLinear {Shape(weight)}", () => _inner.NormLinear(batch, residual, norm, normed, weight, bias, output));
 
-    public void Linear(ForwardBatch batch, Tensor input, Tensor weight, Tensor? bias, Tensor output) =>
-        Time($"Linear {weight.Shape[0]}x{weight.Shape[1]}", () => _inner.Linear(batch, input, weight, bias, output));
+    public void LinearAdd(ForwardBatch batch, Tensor input, Tensor weight, Tensor scratch, Tensor residual) =>
+        Time($"LinearAdd {Shape(weight)}", () => _inner.LinearAdd(batch, input, weight, scratch, residual));
+
+    public void NormGateUp(ForwardBatch batch, Tensor residual, Tensor norm, Tensor normed, Tensor weight, Tensor gateUp, Tensor activated) =>
+        Time($"NormGateUp {Shape(weight)}", () => _inner.NormGateUp(batch, residual, norm, normed, weight, gateUp, activated));
 
     public void RopeAndStoreKv(ForwardBatch batch, int layer, Tensor qkv) =>
         Time("RopeAndStoreKv", () => _inner.RopeAndStoreKv(batch, layer, qkv));
@@ -75,11 +78,10 @@ public sealed class ProfiledKernels<TDims> : IQwen2Kernels<TDims>, IDisposable w
     public void Attention(ForwardBatch batch, int layer, int slidingWindow, Tensor qkv, Tensor output) =>
         Time("Attention", () => _inner.Attention(batch, layer, slidingWindow, qkv, output));
 
-    public void SiluMul(ForwardBatch batch, Tensor gateUp, Tensor output) =>
-        Time("SiluMul", () => _inner.SiluMul(batch, gateUp, output));
-
     public void Logits(ForwardBatch batch, Tensor input, Tensor weight, Tensor logits) =>
         Time("Logits", () => _inner.Logits(batch, input, weight, logits));
+
+    private static string Shape(Tensor weight) => $"{weight.Shape[0]}x{weight.Shape[1]}";
 
     private void Time(string op, Action call, bool first = false)
     {

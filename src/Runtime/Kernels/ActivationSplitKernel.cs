@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Algorithms;
 using ILGPU.Backends.EntryPoints;
 
 namespace Specialized.Kernels;
@@ -23,6 +24,34 @@ internal static class ActivationSplitKernel
         Bf16Split s0 = Bf16Split.Of<TMma>(a.A, a.B), s1 = Bf16Split.Of<TMma>(a.C, a.D), s2 = Bf16Split.Of<TMma>(b.A, b.B), s3 = Bf16Split.Of<TMma>(b.C, b.D);
         hi[i] = Octet(s0.Hi, s1.Hi, s2.Hi, s3.Hi);
         if (activations.Terms == 2) lo[i] = Octet(s0.Lo, s1.Lo, s2.Lo, s3.Lo);
+    }
+
+    /// <summary>
+    /// The same terms of x · norm / rms(x), row by row: the RMSNorm before a projection, fused into its split. A group a
+    /// row (gathering the row's sum of squares, then writing its terms); the normalized value is computed in Hugging
+    /// Face's order (x · inv_rms, then · norm) before it is split.
+    /// </summary>
+    [KernelName("NormedActivationSplitKernel")]
+    public static void RunNormed<TActivations, TMma>(ArrayView<Float4> x, ArrayView<Float4> norm, ArrayView<Bf16x8> hi, ArrayView<Bf16x8> lo, int inDim,
+        float eps, TActivations activations)
+        where TActivations : struct, IGemmActivations where TMma : struct, IMma
+    {
+        int octets = inDim / 8, first = Grid.IdxX * octets;
+        float squares = 0f;
+        for (int i = Group.IdxX; i < octets; i += Group.DimX)
+        {
+            Float4 a = x[2 * (first + i)], b = x[2 * (first + i) + 1];
+            squares += a.A * a.A + a.B * a.B + a.C * a.C + a.D * a.D + b.A * b.A + b.B * b.B + b.C * b.C + b.D * b.D;
+        }
+        float inv = XMath.Rsqrt(KernelMath.GroupSum(squares) / inDim + eps);
+        for (int i = Group.IdxX; i < octets; i += Group.DimX)
+        {
+            Float4 a = x[2 * (first + i)], b = x[2 * (first + i) + 1], na = norm[2 * i], nb = norm[2 * i + 1];
+            Bf16Split s0 = Bf16Split.Of<TMma>(a.A * inv * na.A, a.B * inv * na.B), s1 = Bf16Split.Of<TMma>(a.C * inv * na.C, a.D * inv * na.D);
+            Bf16Split s2 = Bf16Split.Of<TMma>(b.A * inv * nb.A, b.B * inv * nb.B), s3 = Bf16Split.Of<TMma>(b.C * inv * nb.C, b.D * inv * nb.D);
+            hi[first + i] = Octet(s0.Hi, s1.Hi, s2.Hi, s3.Hi);
+            if (activations.Terms == 2) lo[first + i] = Octet(s0.Lo, s1.Lo, s2.Lo, s3.Lo);
+        }
     }
 
     /// <summary>Four packed bf16 pairs, in order, as one 16-byte store.</summary>

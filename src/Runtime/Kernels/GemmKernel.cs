@@ -4,7 +4,8 @@ using ILGPU.Backends.EntryPoints;
 namespace Specialized.Kernels;
 
 /// <summary>
-/// Y[t, n] = Σ_k X[t, k]·W[n, k] (+ b[n]) for many tokens: a shared-memory tiled GEMM (float32 FMA, bf16 weights).
+/// Y[t, n] = Σ_k X[t, k]·W[n, k] (+ b[n]) for many tokens (with <c>accumulate</c>, added to what Y holds): a
+/// shared-memory tiled GEMM (float32 FMA, bf16 weights).
 /// A group of 256 threads computes a 64 x 64 tile of Y, staging 32-wide slices of X and W in shared memory so each
 /// value loaded from memory serves 64 multiply-adds; each thread owns a 4 x 4 block of the tile. Prefill-sized batches
 /// use it; the GEMV kernel serves decode. (A tensor-core version is the next step.)
@@ -16,7 +17,7 @@ internal static class GemmKernel
     public const int GroupSize = 256;
 
     [KernelName("GemmKernel")]
-    public static void Run(ArrayView<float> x, ArrayView<ushort> weight, ArrayView<float> bias, int hasBias,
+    public static void Run(ArrayView<float> x, ArrayView<ushort> weight, ArrayView<float> bias, int hasBias, int accumulate,
         ArrayView<float> y, int tokens, int inDim, int outDim)
     {
         ArrayView<float> xs = SharedMemory.Allocate<float>(Depth * Tile);
@@ -60,20 +61,21 @@ internal static class GemmKernel
             bias4 = new Quad(col < outDim ? bias[col] : 0f, col + 1 < outDim ? bias[col + 1] : 0f,
                 col + 2 < outDim ? bias[col + 2] : 0f, col + 3 < outDim ? bias[col + 3] : 0f);
         }
-        Store(y, m0 + ty * 4, col, acc0, bias4, tokens, outDim);
-        Store(y, m0 + ty * 4 + 1, col, acc1, bias4, tokens, outDim);
-        Store(y, m0 + ty * 4 + 2, col, acc2, bias4, tokens, outDim);
-        Store(y, m0 + ty * 4 + 3, col, acc3, bias4, tokens, outDim);
+        Store(y, m0 + ty * 4, col, acc0, bias4, accumulate, tokens, outDim);
+        Store(y, m0 + ty * 4 + 1, col, acc1, bias4, accumulate, tokens, outDim);
+        Store(y, m0 + ty * 4 + 2, col, acc2, bias4, accumulate, tokens, outDim);
+        Store(y, m0 + ty * 4 + 3, col, acc3, bias4, accumulate, tokens, outDim);
     }
 
-    private static void Store(ArrayView<float> y, int row, int col, Quad acc, Quad bias, int tokens, int outDim)
+    /// <summary>A thread's four outputs of one row: sums plus bias, added to what Y holds with <paramref name="accumulate"/>.</summary>
+    private static void Store(ArrayView<float> y, int row, int col, Quad acc, Quad bias, int accumulate, int tokens, int outDim)
     {
         if (row >= tokens) return;
         int at = row * outDim + col;
-        if (col < outDim) y[at] = acc.A + bias.A;
-        if (col + 1 < outDim) y[at + 1] = acc.B + bias.B;
-        if (col + 2 < outDim) y[at + 2] = acc.C + bias.C;
-        if (col + 3 < outDim) y[at + 3] = acc.D + bias.D;
+        if (col < outDim) y[at] = (accumulate != 0 ? y[at] : 0f) + (acc.A + bias.A);
+        if (col + 1 < outDim) y[at + 1] = (accumulate != 0 ? y[at + 1] : 0f) + (acc.B + bias.B);
+        if (col + 2 < outDim) y[at + 2] = (accumulate != 0 ? y[at + 2] : 0f) + (acc.C + bias.C);
+        if (col + 3 < outDim) y[at + 3] = (accumulate != 0 ? y[at + 3] : 0f) + (acc.D + bias.D);
     }
 
     /// <summary>Four floats held in registers: one thread's row of its 4 x 4 block.</summary>

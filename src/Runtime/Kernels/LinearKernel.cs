@@ -1,6 +1,8 @@
 using System.Runtime.InteropServices;
 using ILGPU;
+using ILGPU.Algorithms;
 using ILGPU.Backends.EntryPoints;
+using ILGPU.Runtime;
 
 namespace Specialized.Kernels;
 
@@ -18,71 +20,186 @@ internal struct Float4
     public float A, B, C, D;
 }
 
+/// <summary>What a GEMV does with its rows' sums (<see cref="LinearKernel"/>).</summary>
+internal enum GemvEpilogue
+{
+    /// <summary>y = sum (+ bias).</summary>
+    Store = 0,
+
+    /// <summary>y += sum: a projection added into the residual stream.</summary>
+    Add = 1,
+
+    /// <summary>
+    /// y[t, o] = silu(gate) · up, where gate is output row o and up row o + outputs of the weight ([gate | up] rows,
+    /// as gate_up_proj stacks them): the MLP's first half without its [T, 2 x intermediate] intermediate.
+    /// </summary>
+    SiluPair = 2,
+}
+
 /// <summary>
-/// y[t, o] = Σ_k x[t, k]·W[o, k] (+ b[o]) with bfloat16 W and float32 accumulation. A warp owns one output row
-/// and up to <see cref="TokensPerWarp"/> tokens, so each weight row is read once per token block; lanes stride
-/// along k in 16-byte loads (eight bf16 weights, four floats of x at a time), the widest a thread can issue, so a
-/// warp has 512 bytes of weights in flight per load. The GEMV shape of decode; bigger batches take the tiled GEMMs.
-/// Needs inDim a multiple of 8.
+/// y[t, o] = Σ_k x[t, k]·W[o, k] (+ b[o]) with bfloat16 W and float32 accumulation: the GEMV shape of decode (bigger
+/// batches take the tiled GEMMs). A group of G warps (8 on a GPU) takes G / <c>warpsPerRow</c> output rows and up to
+/// <see cref="TokensPerWarp"/> tokens, so each weight row is read once per token block. The warps of a row split its k
+/// between them (warp s of W reads octets s·32 + lane, then every 32·W further): a decode step's small projections
+/// (896 rows of 608 octets for down) otherwise leave most SMs with a few warps, each waiting on a chain of round trips
+/// to memory. Each lane issues four 16-byte weight loads before using any. The warps' sums meet in shared memory and
+/// are added in warp order (deterministic).
+/// <para>
+/// Fused on the way in: with <c>normed</c> the input rows are the residual stream and the GEMV applies RMSNorm to them,
+/// x · norm / rms(x), as the sum inv_rms · Σ_k x·norm·W, the sum of squares gathered from the same loads, so the norm
+/// costs no pass of its own. On the way out: <see cref="GemvEpilogue"/>. Needs inDim a multiple of 8.
+/// </para>
 /// </summary>
 internal static class LinearKernel
 {
     public const int TokensPerWarp = 4;
 
-    [KernelName("LinearKernel")]
-    public static void Run(ArrayView<Float4> x, ArrayView<Bf16x8> weight, ArrayView<float> bias, int hasBias,
-        ArrayView<float> y, int tokens, int inDim, int outDim)
-    {
-        int row = Grid.IdxX * (Group.DimX / 32) + Warp.WarpIdx;
-        int t0 = Grid.IdxY * TokensPerWarp;
-        if (row >= outDim) return;
-        int n = tokens - t0;
-        if (n > TokensPerWarp) n = TokensPerWarp;
+    /// <summary>The widest group: 8 warps (groups may be narrower, on ILGPU's CPU accelerator; warpsPerRow divides their warps).</summary>
+    public const int MaxGroupSize = 256;
 
-        var acc = new Sums(0f, 0f, 0f, 0f);
-        int octets = inDim / 8, xRow = inDim / 4;
-        ArrayView<Bf16x8> w = weight.SubView(row * octets, octets);
-        // Four of the lane's 16-byte weight loads are issued before any is used: a decode GEMV is otherwise a chain of
-        // dependent round trips to memory (down's rows of 608 octets took 19 a lane, and a decode step's warps are too
-        // few to hide them). The ones past the row are skipped, not zeroed: their activations would lie past the row too.
-        for (int j = Warp.LaneIdx; j < octets; j += 128)
+    private const int MaxWarps = MaxGroupSize / 32;
+
+    /// <summary>A warp's partial sums in shared memory: two rows of four tokens, and four tokens' squares.</summary>
+    private const int PartialFloats = 12;
+
+    [KernelName("LinearKernel")]
+    public static void Run(ArrayView<Float4> x, ArrayView<Float4> norm, ArrayView<Bf16x8> weight, ArrayView<float> bias, ArrayView<float> y,
+        GemvShape shape)
+    {
+        ArrayView<float> partials = SharedMemory.Allocate<float>(MaxWarps * PartialFloats);
+        int lane = Warp.LaneIdx, warp = Warp.WarpIdx;
+        int w = shape.WarpsPerRow, unit = warp / w, slice = warp - unit * w;
+        int row = Grid.IdxX * (Group.DimX / 32 / w) + unit;
+        int t0 = Grid.IdxY * TokensPerWarp;
+        int n = XMath.Min(TokensPerWarp, shape.Tokens - t0);
+        bool pair = shape.Epilogue == (int)GemvEpilogue.SiluPair, normed = shape.Normed != 0;
+        int octets = shape.InDim / 8, xRow = shape.InDim / 4;
+
+        Acc acc = default;
+        if (row < shape.Outputs)
         {
-            bool has1 = j + 32 < octets, has2 = j + 64 < octets, has3 = j + 96 < octets;
-            Bf16x8 p0 = w[j], p1 = has1 ? w[j + 32] : default, p2 = has2 ? w[j + 64] : default, p3 = has3 ? w[j + 96] : default;
-            int k = t0 * xRow + 2 * j;
-            acc = acc.Add(new Weights8(p0), x, k, xRow, n);
-            if (has1) acc = acc.Add(new Weights8(p1), x, k + 64, xRow, n);
-            if (has2) acc = acc.Add(new Weights8(p2), x, k + 128, xRow, n);
-            if (has3) acc = acc.Add(new Weights8(p3), x, k + 192, xRow, n);
+            ArrayView<Bf16x8> w0 = weight.SubView((long)row * octets, octets);
+            ArrayView<Bf16x8> w1 = weight.SubView((long)(pair ? row + shape.Outputs : row) * octets, octets);
+            int stride = 32 * w;
+            // The loads past the row are skipped, not zeroed: their activations would lie past the row too.
+            for (int j = slice * 32 + lane; j < octets; j += 4 * stride)
+            {
+                bool has1 = j + stride < octets, has2 = j + 2 * stride < octets, has3 = j + 3 * stride < octets;
+                Bf16x8 a0 = w0[j], a1 = has1 ? w0[j + stride] : default, a2 = has2 ? w0[j + 2 * stride] : default, a3 = has3 ? w0[j + 3 * stride] : default;
+                Bf16x8 b0 = default, b1 = default, b2 = default, b3 = default;
+                if (pair)
+                {
+                    b0 = w1[j];
+                    b1 = has1 ? w1[j + stride] : default;
+                    b2 = has2 ? w1[j + 2 * stride] : default;
+                    b3 = has3 ? w1[j + 3 * stride] : default;
+                }
+                int k = t0 * xRow + 2 * j;
+                acc = acc.Add(a0, b0, x, norm, k, 2 * j, xRow, n, pair, normed);
+                if (has1) acc = acc.Add(a1, b1, x, norm, k + 2 * stride, 2 * (j + stride), xRow, n, pair, normed);
+                if (has2) acc = acc.Add(a2, b2, x, norm, k + 4 * stride, 2 * (j + 2 * stride), xRow, n, pair, normed);
+                if (has3) acc = acc.Add(a3, b3, x, norm, k + 6 * stride, 2 * (j + 3 * stride), xRow, n, pair, normed);
+            }
         }
-        float a0 = acc.A0, a1 = acc.A1, a2 = acc.A2, a3 = acc.A3;
-        a0 = KernelMath.WarpSum(a0);
-        a1 = KernelMath.WarpSum(a1);
-        a2 = KernelMath.WarpSum(a2);
-        a3 = KernelMath.WarpSum(a3);
-        if (Warp.LaneIdx != 0) return;
-        float b = hasBias != 0 ? bias[row] : 0f;
-        int o = t0 * outDim + row;
-        y[o] = a0 + b;
-        if (n > 1) y[o + outDim] = a1 + b;
-        if (n > 2) y[o + 2 * outDim] = a2 + b;
-        if (n > 3) y[o + 3 * outDim] = a3 + b;
+
+        // Every warp leaves its sums in shared memory (lane 0 holds them after the warp reductions)...
+        int at = warp * PartialFloats;
+        Park(partials, at, acc.Gate, lane);
+        if (pair) Park(partials, at + 4, acc.Up, lane);
+        if (normed) Park(partials, at + 8, acc.Squares, lane);
+        Group.Barrier();
+        // ... and lane t of the row's first warp finishes token t, adding the row's warps in order.
+        if (slice != 0 || row >= shape.Outputs || lane >= n) return;
+        float g = 0f, u = 0f, sq = 0f;
+        for (int s = 0; s < w; s++)
+        {
+            int from = (warp + s) * PartialFloats + lane;
+            g += partials[from];
+            if (pair) u += partials[from + 4];
+            if (normed) sq += partials[from + 8];
+        }
+        if (normed)
+        {
+            float inv = XMath.Rsqrt(sq / shape.InDim + shape.Eps);
+            g *= inv;
+            u *= inv;
+        }
+        if (shape.HasBias != 0)
+        {
+            g += bias[row];
+            if (pair) u += bias[row + shape.Outputs];
+        }
+        int o = (t0 + lane) * shape.Outputs + row;
+        if (shape.Epilogue == (int)GemvEpilogue.Add) y[o] += g;
+        else if (pair) y[o] = g / (1f + XMath.Exp(-g)) * u;
+        else y[o] = g;
+    }
+
+    /// <summary>A lane's running sums: the row's (or with a pair, the gate row's) for up to four tokens, the up row's, and the tokens' squares.</summary>
+    private readonly struct Acc(Sums gate, Sums up, Sums squares)
+    {
+        public readonly Sums Gate = gate, Up = up, Squares = squares;
+
+        /// <summary>
+        /// Adds eight weights of each row times each token's eight activations (times the norm's eight weights when
+        /// normed, their squares to the token's sum of squares): <paramref name="k"/> is the Float4 index of the first
+        /// activations of the warp's first token, <paramref name="nk"/> that of the norm weights, <paramref name="xRow"/>
+        /// the Float4s of a row. Tokens past <paramref name="n"/> add zeros.
+        /// </summary>
+        public Acc Add(Bf16x8 a, Bf16x8 b, ArrayView<Float4> x, ArrayView<Float4> norm, int k, int nk, int xRow, int n, bool pair, bool normed)
+        {
+            var wa = new Weights8(a);
+            Weights8 wb = pair ? new Weights8(b) : default;
+            Float4 n0 = normed ? norm[nk] : default, n1 = normed ? norm[nk + 1] : default;
+            Term c0 = Term.Of(wa, wb, x, k, n0, n1, pair, normed);
+            Term c1 = n > 1 ? Term.Of(wa, wb, x, k + xRow, n0, n1, pair, normed) : default;
+            Term c2 = n > 2 ? Term.Of(wa, wb, x, k + 2 * xRow, n0, n1, pair, normed) : default;
+            Term c3 = n > 3 ? Term.Of(wa, wb, x, k + 3 * xRow, n0, n1, pair, normed) : default;
+            return new Acc(
+                new Sums(Gate.A0 + c0.Gate, Gate.A1 + c1.Gate, Gate.A2 + c2.Gate, Gate.A3 + c3.Gate),
+                new Sums(Up.A0 + c0.Up, Up.A1 + c1.Up, Up.A2 + c2.Up, Up.A3 + c3.Up),
+                new Sums(Squares.A0 + c0.Square, Squares.A1 + c1.Square, Squares.A2 + c2.Square, Squares.A3 + c3.Square));
+        }
+    }
+
+    /// <summary>One token's share of eight octet weights: the dot products with each row, and the activations' squares.</summary>
+    private readonly struct Term(float gate, float up, float square)
+    {
+        public readonly float Gate = gate, Up = up, Square = square;
+
+        public static Term Of(Weights8 wa, Weights8 wb, ArrayView<Float4> x, int k, Float4 n0, Float4 n1, bool pair, bool normed)
+        {
+            Float4 x0 = x[k], x1 = x[k + 1];
+            float square = 0f;
+            if (normed)
+            {
+                square = Square(x0) + Square(x1);
+                x0 = Scale(x0, n0);
+                x1 = Scale(x1, n1);
+            }
+            return new Term(wa.Dot(x0, x1), pair ? wb.Dot(x0, x1) : 0f, square);
+        }
+    }
+
+    private static float Square(Float4 v) => v.A * v.A + v.B * v.B + v.C * v.C + v.D * v.D;
+
+    private static Float4 Scale(Float4 v, Float4 s) => new() { A = v.A * s.A, B = v.B * s.B, C = v.C * s.C, D = v.D * s.D };
+
+    /// <summary>Reduces a lane's four sums over the warp and has lane 0 store them at <paramref name="at"/>.</summary>
+    private static void Park(ArrayView<float> partials, int at, Sums sums, int lane)
+    {
+        float a0 = KernelMath.WarpSum(sums.A0), a1 = KernelMath.WarpSum(sums.A1), a2 = KernelMath.WarpSum(sums.A2), a3 = KernelMath.WarpSum(sums.A3);
+        if (lane != 0) return;
+        partials[at] = a0;
+        partials[at + 1] = a1;
+        partials[at + 2] = a2;
+        partials[at + 3] = a3;
     }
 
     /// <summary>A lane's running sums for up to four tokens.</summary>
     private readonly struct Sums(float a0, float a1, float a2, float a3)
     {
         public readonly float A0 = a0, A1 = a1, A2 = a2, A3 = a3;
-
-        /// <summary>
-        /// Adds eight weights times each token's eight activations: <paramref name="k"/> is the Float4 index of the first
-        /// of them for the warp's first token, <paramref name="xRow"/> the Float4s of a row.
-        /// </summary>
-        public Sums Add(Weights8 w, ArrayView<Float4> x, int k, int xRow, int n) => new(
-            A0 + w.Dot(x[k], x[k + 1]),
-            n > 1 ? A1 + w.Dot(x[k + xRow], x[k + xRow + 1]) : A1,
-            n > 2 ? A2 + w.Dot(x[k + 2 * xRow], x[k + 2 * xRow + 1]) : A2,
-            n > 3 ? A3 + w.Dot(x[k + 3 * xRow], x[k + 3 * xRow + 1]) : A3);
     }
 
     /// <summary>Eight weights widened to float32.</summary>
@@ -96,4 +213,39 @@ internal static class LinearKernel
         public float Dot(Float4 first, Float4 second) =>
             _w0 * first.A + _w1 * first.B + _w2 * first.C + _w3 * first.D + _w4 * second.A + _w5 * second.B + _w6 * second.C + _w7 * second.D;
     }
+}
+
+/// <summary>
+/// One GEMV launch's sizes and modes (<see cref="LinearKernel"/>): y [tokens, outputs] from x [tokens, inDim];
+/// the weight has outputs rows, or 2 x outputs with <see cref="GemvEpilogue.SiluPair"/>.
+/// </summary>
+internal struct GemvShape
+{
+    public int Tokens, InDim, Outputs, WarpsPerRow, HasBias, Normed, Epilogue;
+    public float Eps;
+
+    /// <summary>
+    /// The launch for y [tokens, outputs] on a card of <paramref name="multiprocessors"/> SMs in groups of
+    /// <paramref name="groupSize"/> threads: each row split over the fewest warps (1, 2, 4 or 8, at most a group's) that
+    /// give the card about <see cref="TargetWarps"/> warps an SM, but no more than leave each warp 24 of the row's
+    /// octets (a short row split further only idles lanes).
+    /// </summary>
+    public static (KernelConfig Config, GemvShape Shape) Plan(int tokens, int inDim, int outputs, GemvEpilogue epilogue, bool hasBias, bool normed,
+        float eps, int multiprocessors, int groupSize)
+    {
+        int blocks = (tokens + LinearKernel.TokensPerWarp - 1) / LinearKernel.TokensPerWarp, groupWarps = groupSize / 32, octets = inDim / 8;
+        long units = (long)outputs * blocks, target = (long)TargetWarps * multiprocessors;
+        int w = 1;
+        while (2 * w <= groupWarps && units * w < target && octets >= 24 * 2 * w) w *= 2;
+        int rowsPerGroup = groupWarps / w;
+        var config = new KernelConfig(new Index2D((outputs + rowsPerGroup - 1) / rowsPerGroup, blocks), new Index2D(groupSize, 1));
+        return (config, new GemvShape
+        {
+            Tokens = tokens, InDim = inDim, Outputs = outputs, WarpsPerRow = w, HasBias = hasBias ? 1 : 0, Normed = normed ? 1 : 0,
+            Epilogue = (int)epilogue, Eps = eps,
+        });
+    }
+
+    /// <summary>Warps an SM should hold for a GEMV to keep enough loads in flight: 32 (of its 64).</summary>
+    public const int TargetWarps = 32;
 }

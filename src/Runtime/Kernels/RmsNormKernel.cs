@@ -1,6 +1,6 @@
 using ILGPU;
-using ILGPU.Backends.EntryPoints;
 using ILGPU.Algorithms;
+using ILGPU.Backends.EntryPoints;
 using Specialized.Models;
 
 namespace Specialized.Kernels;

@@ -28,7 +28,7 @@ internal readonly struct RoundedActivations : IGemmActivations
 }
 
 /// <summary>
-/// Y[t, n] = Σ_k X[t, k]·W[n, k] (+ b[n]) on tensor cores: PTX <c>mma.sync.m16n8k16</c> on bf16 with float32
+/// Y[t, n] = Σ_k X[t, k]·W[n, k] (+ b[n]) on tensor cores (with <c>accumulate</c>, added to what Y holds): PTX <c>mma.sync.m16n8k16</c> on bf16 with float32
 /// accumulation, through ILGPU's inline PTX. A group of 8 warps computes a 128 x 128 tile of Y, each warp a 64 x 32
 /// block (4 x 4 MMA tiles of 16 x 8). The tile's 32-deep slices of X (its bf16 terms, from
 /// <see cref="ActivationSplitKernel"/>) and W pass through two shared-memory stages: while the warps multiply one
@@ -108,7 +108,7 @@ internal static class TensorCoreGemmKernel
     /// <param name="slicesPerSplit">The 32-deep slices of K each grid z takes (all of them without a split).</param>
     [KernelName("TensorCoreGemmKernel")]
     public static void Run<TActivations, TMma>(ArrayView<Bf16x8> xHi, ArrayView<Bf16x8> xLo, ArrayView<Bf16x8> weight, ArrayView<float> bias, int hasBias,
-        ArrayView<float> y, int tokens, int inDim, int outDim, int slicesPerSplit, TActivations activations)
+        int accumulate, ArrayView<float> y, int tokens, int inDim, int outDim, int slicesPerSplit, TActivations activations)
         where TActivations : struct, IGemmActivations where TMma : struct, IMma
     {
         int terms = activations.Terms;
@@ -156,10 +156,11 @@ internal static class TensorCoreGemmKernel
 
         int yRow = m0 + warpRow + g, yCol = n0 + warpCol + 2 * q;
         y = y.SubView(Grid.IdxZ * tokens * outDim);
-        c.R0.Store(y, bias, hasBias, yRow, yCol, tokens, outDim);
-        c.R1.Store(y, bias, hasBias, yRow + 16, yCol, tokens, outDim);
-        c.R2.Store(y, bias, hasBias, yRow + 32, yCol, tokens, outDim);
-        c.R3.Store(y, bias, hasBias, yRow + 48, yCol, tokens, outDim);
+        var epilogue = new Epilogue(bias, hasBias, accumulate);
+        c.R0.Store(y, epilogue, yRow, yCol, tokens, outDim);
+        c.R1.Store(y, epilogue, yRow + 16, yCol, tokens, outDim);
+        c.R2.Store(y, epilogue, yRow + 32, yCol, tokens, outDim);
+        c.R3.Store(y, epilogue, yRow + 48, yCol, tokens, outDim);
     }
 
     /// <summary>A warp's 64 x 32 block of Y: four rows of MMA tiles (16 rows each).</summary>
@@ -212,12 +213,12 @@ internal static class TensorCoreGemmKernel
         }
 
         /// <summary>Rows g and g + 8 from <paramref name="row"/>, columns 2q, 2q + 1 of each tile from <paramref name="col"/>.</summary>
-        public void Store(ArrayView<float> y, ArrayView<float> bias, int hasBias, int row, int col, int tokens, int outDim)
+        public void Store(ArrayView<float> y, Epilogue epilogue, int row, int col, int tokens, int outDim)
         {
-            StoreFragment(y, bias, hasBias, C0, row, col, tokens, outDim);
-            StoreFragment(y, bias, hasBias, C1, row, col + 8, tokens, outDim);
-            StoreFragment(y, bias, hasBias, C2, row, col + 16, tokens, outDim);
-            StoreFragment(y, bias, hasBias, C3, row, col + 24, tokens, outDim);
+            StoreFragment(y, epilogue, C0, row, col, tokens, outDim);
+            StoreFragment(y, epilogue, C1, row, col + 8, tokens, outDim);
+            StoreFragment(y, epilogue, C2, row, col + 16, tokens, outDim);
+            StoreFragment(y, epilogue, C3, row, col + 24, tokens, outDim);
         }
     }
 
@@ -234,20 +235,29 @@ internal static class TensorCoreGemmKernel
         return s;
     }
 
-    // The C fragment: rows g and g + 8, columns 2q and 2q + 1 of a 16 x 8 tile.
-    private static void StoreFragment(ArrayView<float> y, ArrayView<float> bias, int hasBias, CFragment c, int row, int col, int tokens, int outDim)
+    /// <summary>What the stores add to the sums: the bias, and with <c>Accumulate</c> what Y held (a residual add).</summary>
+    private readonly struct Epilogue(ArrayView<float> bias, int hasBias, int accumulate)
     {
-        float b0 = hasBias != 0 && col < outDim ? bias[col] : 0f;
-        float b1 = hasBias != 0 && col + 1 < outDim ? bias[col + 1] : 0f;
+        public readonly ArrayView<float> Bias = bias;
+        public readonly int HasBias = hasBias, Accumulate = accumulate;
+
+        public void Store(ArrayView<float> y, int at, float sum) => y[at] = Accumulate != 0 ? y[at] + sum : sum;
+    }
+
+    // The C fragment: rows g and g + 8, columns 2q and 2q + 1 of a 16 x 8 tile.
+    private static void StoreFragment(ArrayView<float> y, Epilogue e, CFragment c, int row, int col, int tokens, int outDim)
+    {
+        float b0 = e.HasBias != 0 && col < outDim ? e.Bias[col] : 0f;
+        float b1 = e.HasBias != 0 && col + 1 < outDim ? e.Bias[col + 1] : 0f;
         if (row < tokens)
         {
-            if (col < outDim) y[row * outDim + col] = c.C0 + b0;
-            if (col + 1 < outDim) y[row * outDim + col + 1] = c.C1 + b1;
+            if (col < outDim) e.Store(y, row * outDim + col, c.C0 + b0);
+            if (col + 1 < outDim) e.Store(y, row * outDim + col + 1, c.C1 + b1);
         }
         if (row + 8 < tokens)
         {
-            if (col < outDim) y[(row + 8) * outDim + col] = c.C2 + b0;
-            if (col + 1 < outDim) y[(row + 8) * outDim + col + 1] = c.C3 + b1;
+            if (col < outDim) e.Store(y, (row + 8) * outDim + col, c.C2 + b0);
+            if (col + 1 < outDim) e.Store(y, (row + 8) * outDim + col + 1, c.C3 + b1);
         }
     }
 

@@ -13,55 +13,69 @@ internal sealed class TensorCoreGemms
 {
     private const int ElementwiseGroup = 256;
 
+    /// <summary>Threads a row of the normed split: a 896-wide row is 112 octets.</summary>
+    private const int NormedGroup = 128;
+
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int> _terms;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, int> _gemm;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<float>, int, ArrayView<Float4>, int, int, int> _sum;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, float> _normedTerms;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, int, ArrayView<float>, int, int, int, int> _gemm;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<float>, int, int, ArrayView<Float4>, int, int, int> _sum;
 
     private TensorCoreGemms(
         Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int> terms,
-        Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, int> gemm,
-        Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<float>, int, ArrayView<Float4>, int, int, int> sum)
+        Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, float> normedTerms,
+        Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, int, ArrayView<float>, int, int, int, int> gemm,
+        Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<float>, int, int, ArrayView<Float4>, int, int, int> sum)
     {
         _terms = terms;
+        _normedTerms = normedTerms;
         _gemm = gemm;
         _sum = sum;
     }
 
-    /// <summary>Compiles the three kernels (the GEMM with its launch bounds) on <paramref name="accelerator"/>.</summary>
+    /// <summary>Compiles the four kernels (the GEMM with its launch bounds) on <paramref name="accelerator"/>.</summary>
     public static TensorCoreGemms Load<TActivations, TMma>(Accelerator accelerator) where TActivations : struct, IGemmActivations where TMma : struct, IMma
     {
         var terms = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, TActivations>(ActivationSplitKernel.Run<TActivations, TMma>);
-        var gemm = accelerator.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int, int, TActivations>(
+        var normedTerms = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, float, TActivations>(
+            ActivationSplitKernel.RunNormed<TActivations, TMma>);
+        var gemm = accelerator.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, int, ArrayView<float>, int, int, int, int, TActivations>(
             TensorCoreGemmKernel.Run<TActivations, TMma>, TensorCoreGemmKernel.Specialization);
         return new TensorCoreGemms(
             (stream, config, x, hi, lo, octets) => terms(stream, config, x, hi, lo, octets, default),
-            (stream, config, hi, lo, w, bias, hasBias, y, tokens, inDim, outDim, slicesPerSplit) =>
-                gemm(stream, config, hi, lo, w, bias, hasBias, y, tokens, inDim, outDim, slicesPerSplit, default),
-            accelerator.LoadKernel<ArrayView<Float4>, ArrayView<float>, int, ArrayView<Float4>, int, int, int>(SplitKSumKernel.Run));
+            (stream, config, x, norm, hi, lo, inDim, eps) => normedTerms(stream, config, x, norm, hi, lo, inDim, eps, default),
+            (stream, config, hi, lo, w, bias, hasBias, accumulate, y, tokens, inDim, outDim, slicesPerSplit) =>
+                gemm(stream, config, hi, lo, w, bias, hasBias, accumulate, y, tokens, inDim, outDim, slicesPerSplit, default),
+            accelerator.LoadKernel<ArrayView<Float4>, ArrayView<float>, int, int, ArrayView<Float4>, int, int, int>(SplitKSumKernel.Run));
     }
 
     /// <summary>
     /// y [tokens, outDim] = x [tokens, inDim] Wᵀ (+ bias) on <paramref name="stream"/>, planned for a card of
-    /// <paramref name="multiprocessors"/> SMs. <paramref name="terms"/> holds the activations' hi and lo terms
-    /// (2 · tokens · inDim); <paramref name="partials"/> at least <see cref="TensorCoreGemmKernel.MaxPartialFloats"/>.
+    /// <paramref name="multiprocessors"/> SMs; with <paramref name="accumulate"/>, y += instead. With a
+    /// <paramref name="norm"/>, x is RMS-normalized first (by rows, with <paramref name="eps"/>) as its terms are made.
+    /// <paramref name="terms"/> holds the activations' hi and lo terms (2 · tokens · inDim); <paramref name="partials"/>
+    /// at least <see cref="TensorCoreGemmKernel.MaxPartialFloats"/>.
     /// </summary>
     public void Run(AcceleratorStream stream, ArrayView<float> x, ArrayView<ushort> terms, ArrayView<Bf16x8> weight, ArrayView<float> bias, bool hasBias,
-        ArrayView<float> y, ArrayView<float> partials, int tokens, int inDim, int outDim, int multiprocessors)
+        ArrayView<float> y, ArrayView<float> partials, int tokens, int inDim, int outDim, int multiprocessors,
+        ArrayView<float> norm = default, float eps = 0f, bool accumulate = false)
     {
         long count = (long)tokens * inDim;
         ArrayView<Bf16x8> hi = terms.SubView(0, count).Cast<Bf16x8>(), lo = terms.SubView(count, count).Cast<Bf16x8>();
         int octets = (int)(count / 8);
-        _terms(stream, Elementwise(octets), x.Cast<Float4>(), hi, lo, octets);
+        if (norm.IsValid) _normedTerms(stream, new KernelConfig(tokens, NormedGroup), x.Cast<Float4>(), norm.Cast<Float4>(), hi, lo, inDim, eps);
+        else _terms(stream, Elementwise(octets), x.Cast<Float4>(), hi, lo, octets);
         GemmPlan plan = TensorCoreGemmKernel.Plan(tokens, inDim, outDim, multiprocessors);
+        int add = accumulate ? 1 : 0;
         if (plan.Splits == 1)
         {
-            _gemm(stream, plan.Config, hi, lo, weight, bias, hasBias ? 1 : 0, y, tokens, inDim, outDim, plan.SlicesPerSplit);
+            _gemm(stream, plan.Config, hi, lo, weight, bias, hasBias ? 1 : 0, add, y, tokens, inDim, outDim, plan.SlicesPerSplit);
             return;
         }
         partials = partials.SubView(0, (long)plan.Splits * tokens * outDim);
-        _gemm(stream, plan.Config, hi, lo, weight, bias, 0, partials, tokens, inDim, outDim, plan.SlicesPerSplit);
+        _gemm(stream, plan.Config, hi, lo, weight, bias, 0, 0, partials, tokens, inDim, outDim, plan.SlicesPerSplit);
         int quads = tokens * outDim / 4;
-        _sum(stream, Elementwise(quads), partials.Cast<Float4>(), bias, hasBias ? 1 : 0, y.SubView(0, 4L * quads).Cast<Float4>(), quads, plan.Splits, outDim);
+        _sum(stream, Elementwise(quads), partials.Cast<Float4>(), bias, hasBias ? 1 : 0, add, y.SubView(0, 4L * quads).Cast<Float4>(), quads, plan.Splits, outDim);
     }
 
     private static KernelConfig Elementwise(int count) => new((count + ElementwiseGroup - 1) / ElementwiseGroup, ElementwiseGroup);

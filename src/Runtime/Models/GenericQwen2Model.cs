@@ -32,18 +32,14 @@ public sealed class GenericQwen2Model : IQwen2Model<RuntimeDims>
         for (int i = 0; i < w.Layers.Length; i++)
         {
             GenericLayer l = w.Layers[i];
-            if (i == 0) k.RmsNorm(batch, x.Residual, l.InputLayernorm.Value, x.Normed);
-            else k.AddRmsNorm(batch, x.Residual, x.Hidden, l.InputLayernorm.Value, x.Normed);
-            k.Linear(batch, x.Normed, l.QkvProj.Value, l.QkvBias.Value, x.Qkv);
+            k.NormLinear(batch, x.Residual, l.InputLayernorm.Value, x.Normed, l.QkvProj.Value, l.QkvBias.Value, x.Qkv);
             k.RopeAndStoreKv(batch, i, x.Qkv);
             k.Attention(batch, i, Spec.SlidingWindows[i], x.Qkv, x.Attention);
-            k.Linear(batch, x.Attention, l.OProj.Value, null, x.Hidden);
-            k.AddRmsNorm(batch, x.Residual, x.Hidden, l.PostAttentionLayernorm.Value, x.Normed);
-            k.Linear(batch, x.Normed, l.GateUpProj.Value, null, x.GateUp);
-            k.SiluMul(batch, x.GateUp, x.Activated);
-            k.Linear(batch, x.Activated, l.DownProj.Value, null, x.Hidden);
+            k.LinearAdd(batch, x.Attention, l.OProj.Value, x.Hidden, x.Residual);
+            k.NormGateUp(batch, x.Residual, l.PostAttentionLayernorm.Value, x.Normed, l.GateUpProj.Value, x.GateUp, x.Activated);
+            k.LinearAdd(batch, x.Activated, l.DownProj.Value, x.Hidden, x.Residual);
         }
-        k.AddRmsNorm(batch, x.Residual, x.Hidden, w.Norm.Value, x.Normed);
+        k.RmsNorm(batch, x.Residual, w.Norm.Value, x.Normed);
         k.Logits(batch, x.Normed, w.LmHead.Value, x.Logits);
     }
 

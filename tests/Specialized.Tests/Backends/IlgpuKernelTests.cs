@@ -124,49 +124,112 @@ public sealed class IlgpuKernelTests
             Enumerable.Range(0, tokens.Length).ToArray());
 }
 
-/// <summary>The tiled GEMM that prefill-sized batches use and the decode GEMV, on a simulator with 256-thread groups, against float64.</summary>
+/// <summary>
+/// The seam's projections (the norm and SiLU folded in, the residual added) on each kernel that computes them, on a
+/// simulator with 256-thread groups, against float64.
+/// </summary>
 public sealed class IlgpuGemmTests
 {
-    [Theory]
-    // 70 tokens, 40 inputs, 72 outputs: the tiled GEMM, none a multiple of the 64 x 64 x 32 tiles, so every edge path runs.
-    [InlineData(70, 40, 72)]
-    // 6 tokens (one warp's block of 4 and a ragged block of 2) over 1,000 inputs: the GEMV, whose lanes read four
-    // 8-weight pieces a round, here 125 pieces a row, so the last round is ragged across the lanes.
-    [InlineData(6, 1000, 24)]
-    public void Linear_matches_a_float64_product_with_ragged_tiles(int tokens, int inDim, int outDim)
+    public enum Projection
     {
-        ModelSpec spec = ModelConfig.Parse("""
-            {"model_type": "qwen2", "vocab_size": 8, "hidden_size": 40, "intermediate_size": 72, "num_hidden_layers": 1,
-             "num_attention_heads": 4, "num_key_value_heads": 2}
+        NormLinear,
+        LinearAdd,
+        NormGateUp,
+    }
+
+    [Theory]
+    // The GEMV: 6 tokens (a warp's block of 4 and a ragged block of 2) over 1,000 inputs, whose lanes read four 8-weight
+    // pieces a round, here 125 pieces a row, so the last round is ragged across the lanes.
+    [InlineData(Projection.NormLinear, 6, 1000, 24, 1)]
+    [InlineData(Projection.LinearAdd, 6, 1000, 24, 1)]
+    [InlineData(Projection.NormGateUp, 6, 1000, 24, 1)]
+    // The GEMV with each row split over the 8 warps of a group (2 SMs to fill): 8 rows of 200 pieces for one token.
+    [InlineData(Projection.NormLinear, 1, 1600, 8, 2)]
+    [InlineData(Projection.LinearAdd, 1, 1600, 8, 2)]
+    [InlineData(Projection.NormGateUp, 1, 1600, 8, 2)]
+    // The SIMT tiled GEMM (inputs not whole 32-deep slices), no edge a multiple of its 64 x 64 x 32 tiles.
+    [InlineData(Projection.NormLinear, 130, 40, 72, 1)]
+    [InlineData(Projection.LinearAdd, 130, 40, 72, 1)]
+    [InlineData(Projection.NormGateUp, 130, 40, 72, 1)]
+    // The tensor-core GEMM: the norm in the activation split; with 4 SMs K splits in two, and the sum adds the residual.
+    [InlineData(Projection.NormLinear, 130, 128, 40, 4)]
+    [InlineData(Projection.LinearAdd, 130, 128, 40, 4)]
+    [InlineData(Projection.NormGateUp, 130, 128, 40, 4)]
+    public void Projections_match_float64(Projection op, int tokens, int inDim, int outDim, int multiprocessors)
+    {
+        // hidden = the normed input's width, intermediate = the SiLU output's; the heads only have to fit.
+        int heads = inDim % 100 == 0 ? inDim / 100 : 4;
+        ModelSpec spec = ModelConfig.Parse($$"""
+            {"model_type": "qwen2", "vocab_size": 8, "hidden_size": {{inDim}}, "intermediate_size": {{outDim}}, "num_hidden_layers": 1,
+             "num_attention_heads": {{heads}}, "num_key_value_heads": 2, "rms_norm_eps": 1e-5}
             """);
+        int rows = op == Projection.NormGateUp ? 2 * outDim : outDim;
         var rng = new Random(3);
-        float[] x = Enumerable.Range(0, tokens * inDim).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
-        float[] w = Enumerable.Range(0, outDim * inDim).Select(_ => RandomModel.RoundToBf16((float)(rng.NextDouble() * 2 - 1))).ToArray();
-        float[] b = Enumerable.Range(0, outDim).Select(_ => (float)rng.NextDouble()).ToArray();
+        float[] Random(int n, double scale, double offset = 0) => Enumerable.Range(0, n).Select(_ => (float)((rng.NextDouble() * 2 - 1) * scale + offset)).ToArray();
+        float[] x = Random(tokens * inDim, 2), norm = Random(inDim, 0.5, 1), residual = Random(tokens * outDim, 1), b = Random(rows, 0.5);
+        float[] w = Random(rows * inDim, 1).Select(RandomModel.RoundToBf16).ToArray();
 
-        using var backend = IlgpuBackend.CreateCpuSimulator(warpsPerGroup: 8);
+        using var backend = IlgpuBackend.CreateCpuSimulator(warpsPerGroup: 8, multiprocessors);
         var kernels = backend.CreateKernels(new RuntimeDims(spec), new RunnerOptions(tokens, 1, new KvCacheLayout(1, 4), 8));
-        var weight = backend.CreateWeight(new Specialized.Weights.Parameter("w", [outDim, inDim]), DType.BFloat16, new Values(w));
-        var bias = backend.CreateWeight(new Specialized.Weights.Parameter("b", [outDim]), DType.Float32, new Values(b));
+        var weight = backend.CreateWeight(new Specialized.Weights.Parameter("w", [rows, inDim]), DType.BFloat16, new Values(w));
+        var bias = backend.CreateWeight(new Specialized.Weights.Parameter("b", [rows]), DType.Float32, new Values(b));
+        var normWeight = backend.CreateWeight(new Specialized.Weights.Parameter("n", [inDim]), DType.Float32, new Values(norm));
         var input = (IlgpuTensor)backend.CreateActivations(tokens, inDim);
-        var output = backend.CreateActivations(tokens, outDim);
+        var output = (IlgpuTensor)backend.CreateActivations(tokens, outDim);
+        Tensor normed = backend.CreateActivations(tokens, inDim), gateUp = backend.CreateActivations(tokens, rows), scratch = backend.CreateActivations(tokens, outDim);
         input.F32.CopyFromCPU(x);
-        var batch = new ForwardBatch(new int[tokens], Enumerable.Range(0, tokens).ToArray(), [0, tokens], [0], [[0]], 128, []);
-
-        kernels.Linear(batch, input, weight, bias, output);
+        output.F32.CopyFromCPU(residual);
+        var batch = new ForwardBatch(new int[tokens], Enumerable.Range(0, tokens).ToArray(), [0, tokens], [0], [[0]], 256, []);
+        switch (op)
+        {
+            case Projection.NormLinear: kernels.NormLinear(batch, input, normWeight, normed, weight, bias, output); break;
+            case Projection.LinearAdd: kernels.LinearAdd(batch, input, weight, scratch, output); break;
+            default: kernels.NormGateUp(batch, input, normWeight, normed, weight, gateUp, output); break;
+        }
         var y = new float[tokens * outDim];
         backend.CopyRows(output, tokens, y);
 
-        // A float32 sum of n products of size ~1 drifts from the float64 value by ~2^-24 of the partial sums a term:
-        // ~1e-5 for 40 inputs, ~1e-4 for 1,000; 2e-6 an input bounds both with room.
-        double tolerance = 2e-6 * inDim;
         for (int t = 0; t < tokens; t++)
         {
+            // The input row as the projection sees it: RMS-normalized (in float64) unless added into the residual.
+            double[] row = x.Skip(t * inDim).Take(inDim).Select(v => (double)v).ToArray();
+            if (op != Projection.LinearAdd)
+            {
+                double inv = 1 / Math.Sqrt(row.Sum(v => v * v) / inDim + 1e-5);
+                row = row.Select((v, k) => v * inv * norm[k]).ToArray();
+            }
+            // A weight row's dot product and, for its error bound, Σ|x·w|: the split tensor-core terms carry x to
+            // 2^-16 of its size (their test argues it), float32 sums drift by far less, so 2^-15 of Σ|x·w| bounds every
+            // kernel's error while a wrong index, a missing norm or bias is off by O(1) of it.
+            (double Value, double Bound) Dot(int r)
+            {
+                double sum = 0, magnitude = 0;
+                for (int k = 0; k < inDim; k++)
+                {
+                    sum += row[k] * w[r * inDim + k];
+                    magnitude += Math.Abs(row[k] * w[r * inDim + k]);
+                }
+                return (sum, magnitude * Math.Pow(2, -15) + 1e-6);
+            }
             for (int o = 0; o < outDim; o++)
             {
-                double expected = b[o];
-                for (int k = 0; k < inDim; k++) expected += (double)x[t * inDim + k] * w[o * inDim + k];
-                Assert.True(Math.Abs(expected - y[t * outDim + o]) < tolerance, $"[{t}, {o}]: {y[t * outDim + o]} vs {expected}");
+                double expected, tolerance;
+                if (op == Projection.NormGateUp)
+                {
+                    (double g, double eg) = Dot(o);
+                    (double u, double eu) = Dot(o + outDim);
+                    double silu = g / (1 + Math.Exp(-g));
+                    expected = silu * u;
+                    tolerance = 1.1 * Math.Abs(u) * eg + Math.Abs(silu) * eu;   // silu' lies within [-0.1, 1.1]
+                }
+                else
+                {
+                    (double v, double e) = Dot(o);
+                    expected = op == Projection.LinearAdd ? residual[t * outDim + o] + v : v + b[o];
+                    tolerance = e + 1e-6;
+                }
+                double actual = y[t * outDim + o];
+                Assert.True(Math.Abs(expected - actual) < tolerance, $"[{t}, {o}]: {actual} vs {expected} (tolerance {tolerance:E1})");
             }
         }
     }
@@ -190,9 +253,11 @@ public sealed class IlgpuGemmTests
             var kernels = backend.CreateKernels(new RuntimeDims(spec), new RunnerOptions(tokens, 1, new KvCacheLayout(1, 4), 8, Bf16Activations: bf16));
             var weight = backend.CreateWeight(new Specialized.Weights.Parameter("w", [outDim, inDim]), DType.BFloat16, new Values(w));
             var input = (IlgpuTensor)backend.CreateActivations(tokens, inDim);
-            var output = backend.CreateActivations(tokens, outDim);
+            var output = (IlgpuTensor)backend.CreateActivations(tokens, outDim);
             input.F32.CopyFromCPU(x);
-            kernels.Linear(new ForwardBatch(new int[tokens], Enumerable.Range(0, tokens).ToArray(), [0, tokens], [0], [[0]], 256, []), input, weight, null, output);
+            output.F32.CopyFromCPU(new float[tokens * outDim]);   // the projection adds into it
+            kernels.LinearAdd(new ForwardBatch(new int[tokens], Enumerable.Range(0, tokens).ToArray(), [0, tokens], [0], [[0]], 256, []), input, weight,
+                backend.CreateActivations(tokens, outDim), output);
             var y = new float[tokens * outDim];
             backend.CopyRows(output, tokens, y);
             // Each output's error against float64, relative to Σ|x·w|.

@@ -60,12 +60,13 @@ public sealed class ProfiledKernelsTests
         Assert.Equal(0, clock.Live);
         Assert.Contains("== prefill/mixed T<=4: 1 steps", report);
         Assert.Contains("== decode T<=1: 1 steps", report);
-        // Per step: the qkv, o, gate_up and down projections of each of the 2 layers, one norm before the first layer.
-        Assert.Matches(@"\s2x .*Linear 96x32", report);
-        Assert.Matches(@"\s2x .*Linear 32x48", report);
+        // Per step: the qkv, o, gate_up and down projections of each of the 2 layers, the final norm.
+        Assert.Matches(@"\s2x .*NormLinear 64x32", report);
+        Assert.Matches(@"\s2x .*LinearAdd 32x32", report);
+        Assert.Matches(@"\s2x .*NormGateUp 96x32", report);
+        Assert.Matches(@"\s2x .*LinearAdd 32x48", report);
         Assert.Matches(@"\s2x .*Attention", report);
         Assert.Matches(@"\s1x .*RmsNorm", report);
-        Assert.Matches(@"\s4x .*AddRmsNorm", report);
         Assert.Matches(@"\s1x .*Logits", report);
     }
 }

@@ -58,16 +58,31 @@ public sealed class CpuKernels<TDims> : IQwen2Kernels<TDims> where TDims : struc
         ForRows(batch.TokenCount, 8, row => NormRow(x.F32.Slice(row * _dims.HiddenSize, _dims.HiddenSize), w, y.F32.Slice(row * _dims.HiddenSize, _dims.HiddenSize)));
     }
 
-    public void AddRmsNorm(ForwardBatch batch, Tensor residual, Tensor input, Tensor weight, Tensor output)
+    /// <summary>The norm in a pass of its own into <paramref name="normed"/>, then the projection.</summary>
+    public void NormLinear(ForwardBatch batch, Tensor residual, Tensor norm, Tensor normed, Tensor weight, Tensor? bias, Tensor output)
     {
-        CpuTensor r = CpuTensor.Of(residual), x = CpuTensor.Of(input), w = CpuTensor.Of(weight), y = CpuTensor.Of(output);
+        RmsNorm(batch, residual, norm, normed);
+        Linear(batch, normed, weight, bias, output);
+    }
+
+    /// <summary>The projection into <paramref name="scratch"/>, then the add: Hugging Face's order of operations.</summary>
+    public void LinearAdd(ForwardBatch batch, Tensor input, Tensor weight, Tensor scratch, Tensor residual)
+    {
+        Linear(batch, input, weight, null, scratch);
+        CpuTensor r = CpuTensor.Of(residual), x = CpuTensor.Of(scratch);
         int h = _dims.HiddenSize;
         ForRows(batch.TokenCount, 8, row =>
         {
             Span<float> res = r.F32.Slice(row * h, h);
             TensorPrimitives.Add(res, x.F32.Slice(row * h, h), res);
-            NormRow(res, w, y.F32.Slice(row * h, h));
         });
+    }
+
+    public void NormGateUp(ForwardBatch batch, Tensor residual, Tensor norm, Tensor normed, Tensor weight, Tensor gateUp, Tensor activated)
+    {
+        RmsNorm(batch, residual, norm, normed);
+        Linear(batch, normed, weight, null, gateUp);
+        SiluMul(batch, gateUp, activated);
     }
 
     /// <summary>y = x / sqrt(mean(x²) + eps) * w, in Hugging Face's order: normalise, then scale.</summary>
@@ -79,7 +94,8 @@ public sealed class CpuKernels<TDims> : IQwen2Kernels<TDims> where TDims : struc
         TensorPrimitives.Multiply(y, weight.F32, y);
     }
 
-    public void Linear(ForwardBatch batch, Tensor input, Tensor weight, Tensor? bias, Tensor output)
+    /// <summary>output = input x weightᵀ (+ bias). input [T, in], weight [out, in], output [T, out].</summary>
+    private void Linear(ForwardBatch batch, Tensor input, Tensor weight, Tensor? bias, Tensor output)
     {
         CpuTensor x = CpuTensor.Of(input), w = CpuTensor.Of(weight), y = CpuTensor.Of(output);
         CpuTensor? b = bias is null ? null : CpuTensor.Of(bias);
@@ -185,7 +201,8 @@ public sealed class CpuKernels<TDims> : IQwen2Kernels<TDims> where TDims : struc
         });
     }
 
-    public void SiluMul(ForwardBatch batch, Tensor gateUp, Tensor output)
+    /// <summary>output = silu(gate) * up, where gateUp [T, gate | up] and output [T, intermediate].</summary>
+    private void SiluMul(ForwardBatch batch, Tensor gateUp, Tensor output)
     {
         CpuTensor gu = CpuTensor.Of(gateUp), y = CpuTensor.Of(output);
         int n = _dims.IntermediateSize;

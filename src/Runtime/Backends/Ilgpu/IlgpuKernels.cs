@@ -23,8 +23,8 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
 
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<int>, ArrayView<float>, int, TDims> _embed;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, TDims> _norm;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int> _linear;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, ArrayView<float>, int, int, int>? _gemm;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, ArrayView<float>, GemvShape> _linear;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, ArrayView<float>, int, int, int>? _gemm;
     private readonly TensorCoreGemms? _tensorCoreGemm;
     private readonly MemoryBuffer1D<ushort, Stride1D.Dense>? _activationTerms;
     private readonly MemoryBuffer1D<float, Stride1D.Dense>? _splitKPartials;
@@ -62,7 +62,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         bool cuda = accelerator.AcceleratorType == AcceleratorType.Cuda;
         _embed = accelerator.LoadKernel<ArrayView<ushort>, ArrayView<int>, ArrayView<float>, int, TDims>(EmbedKernel.Run);
         _norm = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, TDims>(RmsNormKernel.Run);
-        _linear = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, int, ArrayView<float>, int, int, int>(LinearKernel.Run);
+        _linear = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, ArrayView<float>, GemvShape>(LinearKernel.Run);
         // Only the kernels this model's shapes use: compiling one costs a good part of a second at start-up. The
         // tensor-core GEMM needs 32-wide input slices; the block attention at most MaxRows query heads per KV head and
         // head rows of whole 16-byte pieces; the SIMT GEMM and the warp-per-row attention cover the shapes they don't.
@@ -78,7 +78,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
             bool everyInputTiles = new[] { dims.HiddenSize, dims.IntermediateSize, dims.QSize }.All(n => n % TensorCoreGemmKernel.Depth == 0);
             if (!everyInputTiles)
             {
-                _gemm = accelerator.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, ArrayView<float>, int, int, int>(GemmKernel.Run);
+                _gemm = accelerator.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, ArrayView<float>, int, int, int>(GemmKernel.Run);
             }
         }
         _ropeKv = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims>(RopeKvKernel.Run);
@@ -202,21 +202,37 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     public void RmsNorm(ForwardBatch batch, Tensor input, Tensor weight, Tensor output)
     {
         _batch.Use(batch, _stream);
-        ArrayView<float> x = IlgpuTensor.Of(input).F32;
-        _norm(_stream, new KernelConfig(batch.TokenCount, _groupSize), x, x, IlgpuTensor.Of(weight).F32, IlgpuTensor.Of(output).F32, 0, _dims);
+        Norm(IlgpuTensor.Of(input).F32, IlgpuTensor.Of(weight).F32, IlgpuTensor.Of(output).F32, batch.TokenCount);
     }
 
-    public void AddRmsNorm(ForwardBatch batch, Tensor residual, Tensor input, Tensor weight, Tensor output)
+    public void NormLinear(ForwardBatch batch, Tensor residual, Tensor norm, Tensor normed, Tensor weight, Tensor? bias, Tensor output)
     {
         _batch.Use(batch, _stream);
-        _norm(_stream, new KernelConfig(batch.TokenCount, _groupSize), IlgpuTensor.Of(residual).F32, IlgpuTensor.Of(input).F32,
-            IlgpuTensor.Of(weight).F32, IlgpuTensor.Of(output).F32, 1, _dims);
+        Project(new Input(IlgpuTensor.Of(residual).F32, IlgpuTensor.Of(norm).F32, IlgpuTensor.Of(normed).F32), IlgpuTensor.Of(weight),
+            bias is null ? null : IlgpuTensor.Of(bias), IlgpuTensor.Of(output).F32, batch.TokenCount, GemvEpilogue.Store);
     }
 
-    public void Linear(ForwardBatch batch, Tensor input, Tensor weight, Tensor? bias, Tensor output)
+    public void LinearAdd(ForwardBatch batch, Tensor input, Tensor weight, Tensor scratch, Tensor residual)
     {
         _batch.Use(batch, _stream);
-        Gemv(IlgpuTensor.Of(input).F32, IlgpuTensor.Of(weight), bias is null ? null : IlgpuTensor.Of(bias), IlgpuTensor.Of(output).F32, batch.TokenCount);
+        Project(new Input(IlgpuTensor.Of(input).F32), IlgpuTensor.Of(weight), null, IlgpuTensor.Of(residual).F32, batch.TokenCount, GemvEpilogue.Add);
+    }
+
+    /// <summary>On the GEMV, one kernel: the norm folded in, each warp taking row o of gate and of up, SiLU in the epilogue.</summary>
+    public void NormGateUp(ForwardBatch batch, Tensor residual, Tensor norm, Tensor normed, Tensor weight, Tensor gateUp, Tensor activated)
+    {
+        _batch.Use(batch, _stream);
+        var input = new Input(IlgpuTensor.Of(residual).F32, IlgpuTensor.Of(norm).F32, IlgpuTensor.Of(normed).F32);
+        IlgpuTensor w = IlgpuTensor.Of(weight);
+        int tokens = batch.TokenCount;
+        if (RouteFor(tokens, w.Shape[0], w.Shape[1]) == Route.Gemv)
+        {
+            LaunchGemv(input, w, null, IlgpuTensor.Of(activated).F32, tokens, _dims.IntermediateSize, GemvEpilogue.SiluPair);
+            return;
+        }
+        ArrayView<float> gu = IlgpuTensor.Of(gateUp).F32;
+        Project(input, w, null, gu, tokens, GemvEpilogue.Store);
+        _siluMul(_stream, Elementwise(tokens * _dims.IntermediateSize), gu, IlgpuTensor.Of(activated).F32, tokens, _dims);
     }
 
     public void RopeAndStoreKv(ForwardBatch batch, int layer, Tensor qkv)
@@ -249,13 +265,6 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
             _batch.Positions, _batch.TokenSequence, _batch.PageTable, _batch.PageOffsets, batch.PageSize, slidingWindow, batch.TokenCount, _dims);
     }
 
-    public void SiluMul(ForwardBatch batch, Tensor gateUp, Tensor output)
-    {
-        _batch.Use(batch, _stream);
-        _siluMul(_stream, Elementwise(batch.TokenCount * _dims.IntermediateSize), IlgpuTensor.Of(gateUp).F32, IlgpuTensor.Of(output).F32,
-            batch.TokenCount, _dims);
-    }
-
     public void Logits(ForwardBatch batch, Tensor input, Tensor weight, Tensor logits)
     {
         _batch.Use(batch, _stream);
@@ -264,7 +273,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         int h = _dims.HiddenSize;
         ArrayView<float> gathered = _gathered.View.SubView(0, (long)rows * h);
         _gather(_stream, Elementwise(rows * h), IlgpuTensor.Of(input).F32, _batch.LogitRows, gathered, rows, h);
-        Gemv(gathered, IlgpuTensor.Of(weight), null, IlgpuTensor.Of(logits).F32, rows);
+        Project(new Input(gathered), IlgpuTensor.Of(weight), null, IlgpuTensor.Of(logits).F32, rows, GemvEpilogue.Store);
     }
 
     /// <summary>
@@ -350,30 +359,72 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     /// </summary>
     public const int WideTensorCoreMinTiles = 512;
 
-    private void Gemv(ArrayView<float> x, IlgpuTensor weight, IlgpuTensor? bias, ArrayView<float> y, int tokens)
+    /// <summary>
+    /// A projection's input rows: plain, or (with a norm) the residual stream to RMS-normalize first, with the scratch
+    /// where a kernel that cannot fold the norm in leaves the normalized rows.
+    /// </summary>
+    private readonly record struct Input(ArrayView<float> X, ArrayView<float> Norm = default, ArrayView<float> Normed = default)
     {
-        int outDim = weight.Shape[0], inDim = weight.Shape[1];
+        public bool IsNormed => Norm.IsValid;
+    }
+
+    private enum Route
+    {
+        Gemv,
+        TensorCore,
+        Simt,
+    }
+
+    /// <summary>Which kernel computes a projection of <paramref name="tokens"/> rows onto <paramref name="outDim"/> outputs.</summary>
+    private Route RouteFor(int tokens, int outDim, int inDim)
+    {
         int tensorCoreTiles = TensorCoreGemmKernel.Tiles(tokens, outDim);
         bool tensorCores = tokens >= GemmFromTokens || (tokens >= TensorCoreFromTokens && tensorCoreTiles >= TensorCoreMinTiles)
             || (tokens > LinearKernel.TokensPerWarp && tensorCoreTiles >= WideTensorCoreMinTiles);
-        if (_tensorCoreGemm is not null && tensorCores && inDim % TensorCoreGemmKernel.Depth == 0)
-        {
-            _tensorCoreGemm.Run(_stream, x, _activationTerms!.View, weight.B16Octets, bias?.F32 ?? _empty.View, bias is not null, y, _splitKPartials!.View,
-                tokens, inDim, outDim, _accelerator.NumMultiprocessors);
-            return;
-        }
-        if (_gemm is not null && tokens >= GemmFromTokens)
-        {
-            var tiles = new Index2D((outDim + GemmKernel.Tile - 1) / GemmKernel.Tile, (tokens + GemmKernel.Tile - 1) / GemmKernel.Tile);
-            _gemm(_stream, new KernelConfig(tiles, new Index2D(GemmKernel.GroupSize, 1)), x, weight.B16, bias?.F32 ?? _empty.View,
-                bias is null ? 0 : 1, y, tokens, inDim, outDim);
-            return;
-        }
-        int warpsPerGroup = _groupSize / 32;
-        var grid = new Index2D((outDim + warpsPerGroup - 1) / warpsPerGroup, (tokens + LinearKernel.TokensPerWarp - 1) / LinearKernel.TokensPerWarp);
-        _linear(_stream, new KernelConfig(grid, new Index2D(_groupSize, 1)), x.Cast<Float4>(), weight.B16Octets, bias?.F32 ?? _empty.View, bias is null ? 0 : 1,
-            y, tokens, inDim, outDim);
+        if (_tensorCoreGemm is not null && tensorCores && inDim % TensorCoreGemmKernel.Depth == 0) return Route.TensorCore;
+        if (_gemm is not null && tokens >= GemmFromTokens) return Route.Simt;
+        return Route.Gemv;
     }
+
+    /// <summary>y = input x weightᵀ (+ bias), or with <see cref="GemvEpilogue.Add"/> y += it, on the kernel <see cref="RouteFor"/> picks.</summary>
+    private void Project(Input input, IlgpuTensor weight, IlgpuTensor? bias, ArrayView<float> y, int tokens, GemvEpilogue epilogue)
+    {
+        int outDim = weight.Shape[0], inDim = weight.Shape[1];
+        bool add = epilogue == GemvEpilogue.Add;
+        switch (RouteFor(tokens, outDim, inDim))
+        {
+            case Route.TensorCore:
+                _tensorCoreGemm!.Run(_stream, input.X, _activationTerms!.View, weight.B16Octets, bias?.F32 ?? _empty.View, bias is not null, y, _splitKPartials!.View,
+                    tokens, inDim, outDim, _accelerator.NumMultiprocessors, input.Norm, _dims.RmsNormEps, add);
+                return;
+            case Route.Simt:
+                ArrayView<float> x = input.X;
+                if (input.IsNormed)
+                {
+                    Norm(x, input.Norm, input.Normed, tokens);
+                    x = input.Normed;
+                }
+                var tiles = new Index2D((outDim + GemmKernel.Tile - 1) / GemmKernel.Tile, (tokens + GemmKernel.Tile - 1) / GemmKernel.Tile);
+                _gemm!(_stream, new KernelConfig(tiles, new Index2D(GemmKernel.GroupSize, 1)), x, weight.B16, bias?.F32 ?? _empty.View,
+                    bias is null ? 0 : 1, add ? 1 : 0, y, tokens, inDim, outDim);
+                return;
+            default:
+                LaunchGemv(input, weight, bias, y, tokens, outDim, epilogue);
+                return;
+        }
+    }
+
+    /// <summary>The GEMV: <paramref name="outputs"/> columns of y (half the weight's rows with <see cref="GemvEpilogue.SiluPair"/>).</summary>
+    private void LaunchGemv(Input input, IlgpuTensor weight, IlgpuTensor? bias, ArrayView<float> y, int tokens, int outputs, GemvEpilogue epilogue)
+    {
+        var (config, shape) = GemvShape.Plan(tokens, weight.Shape[1], outputs, epilogue, bias is not null, input.IsNormed, _dims.RmsNormEps,
+            _accelerator.NumMultiprocessors, _groupSize);
+        ArrayView<float> norm = input.IsNormed ? input.Norm : _empty.View;
+        _linear(_stream, config, input.X.Cast<Float4>(), norm.Cast<Float4>(), weight.B16Octets, bias?.F32 ?? _empty.View, y, shape);
+    }
+
+    private void Norm(ArrayView<float> x, ArrayView<float> weight, ArrayView<float> output, int tokens) =>
+        _norm(_stream, new KernelConfig(tokens, _groupSize), x, x, weight, output, 0, _dims);
 
     private KernelConfig Elementwise(int count) => new((count + _groupSize - 1) / _groupSize, _groupSize);
 
