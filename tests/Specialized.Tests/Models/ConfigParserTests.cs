@@ -46,6 +46,22 @@ public sealed class ConfigParserTests
     }
 
     [Fact]
+    public void The_size_limits_admit_the_largest_qwen2()
+    {
+        // Qwen2-72B's published config.json, the keys that are sizes.
+        string json = """
+            {"model_type": "qwen2", "vocab_size": 152064, "hidden_size": 8192, "intermediate_size": 29568,
+             "num_hidden_layers": 80, "num_attention_heads": 64, "num_key_value_heads": 8,
+             "max_position_embeddings": 131072, "sliding_window": 131072, "max_window_layers": 80,
+             "rope_theta": 1000000.0, "rms_norm_eps": 1e-06, "tie_word_embeddings": false}
+            """;
+        ModelSpec spec = ModelConfig.Parse(json);
+        Assert.Equal(10240, spec.QkvSize);
+        Assert.Equal(59136, spec.GateUpSize);
+        Assert.Equal(72_706_203_648, spec.ParameterCount);
+    }
+
+    [Fact]
     public void Older_configs_use_max_window_layers_for_sliding_layers()
     {
         string json = """
