@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Collections.Immutable;
+using System.Diagnostics.CodeAnalysis;
 using System.IO;
 using System.Text;
 using Microsoft.CodeAnalysis;
@@ -108,8 +109,34 @@ public sealed class ModelGenerator : IIncrementalGenerator
                 continue;
             }
             emitted.Add(fullName, model.Path);
-            string source = ModelEmitter.Emit(spec, model.TypeName, model.Namespace, DisplayPath(model.Path));
-            context.AddSource(fullName + ".g.cs", SourceText.From(source, Encoding.UTF8));
+            if (TryEmit(spec, model.TypeName, model.Namespace, model.Path, out string? source, out ConfigDiagnostic? error))
+            {
+                context.AddSource(fullName + ".g.cs", SourceText.From(source, Encoding.UTF8));
+            }
+            else context.ReportDiagnostic(ToDiagnostic(error, model.Path));
+        }
+    }
+
+    /// <summary>
+    /// The model's source, or SPEC099 naming the file. The parser lets through only specs the emitter handles, so
+    /// an exception here is a bug; escaping, it would be the compiler's CS8785 warning and a build without the model.
+    /// </summary>
+    internal static bool TryEmit(ModelSpec spec, string typeName, string ns, string path,
+        [NotNullWhen(true)] out string? source, [NotNullWhen(false)] out ConfigDiagnostic? error)
+    {
+        try
+        {
+            source = ModelEmitter.Emit(spec, typeName, ns, DisplayPath(path));
+            error = null;
+            return true;
+        }
+        catch (Exception e)
+        {
+            source = null;
+            error = new ConfigDiagnostic(ConfigDiagnosticIds.InternalError,
+                $"internal error while generating {ns}.{typeName} from {DisplayPath(path)}: {e.GetType().Name}: {e.Message}",
+                new TextPosition(0, 0, 1, 1));
+            return false;
         }
     }
 

@@ -1,3 +1,5 @@
+extern alias gen;
+
 using Microsoft.CodeAnalysis;
 using Specialized.Tests.Support;
 
@@ -219,6 +221,21 @@ public sealed class DiagnosticTests
         Diagnostic d = Single(json, "SPEC008");
         Assert.Equal(LineOf(json, key), Line(d));
         Assert.Contains("(1e999) is not a finite number", d.GetMessage());
+    }
+
+    [Fact]
+    public void SPEC099_an_emitter_failure_is_a_diagnostic_naming_the_file()
+    {
+        // A spec the parser never produces: no sliding window for either layer.
+        var spec = gen::Specialized.Models.ConfigParser.Parse(Config()).Spec! with
+        {
+            SlidingWindows = gen::Specialized.Models.EquatableArray<int>.Empty,
+        };
+        Assert.False(gen::Specialized.Generators.ModelGenerator.TryEmit(spec, "Bad", "Acme", Path, out string? source, out var error));
+        Assert.Null(source);
+        Assert.NotNull(error);
+        Assert.Equal("SPEC099", error.Id);
+        Assert.Contains("Acme.Bad from bad/config.json", error.Message);
     }
 
     [Fact]
