@@ -71,6 +71,13 @@ public sealed class ModelGenerator : IIncrementalGenerator
             extra.Add(new ConfigDiagnostic(ConfigDiagnosticIds.InvalidModelName,
                 $"\"{name}\" is not a valid C# type name; set the TypeName metadata of the SpecializedModel item", top));
         }
+        else if (ModelEmitter.IsReservedTypeName(name))
+        {
+            string origin = request.TypeName is null ? "named after the config's folder" : "given by TypeName";
+            extra.Add(new ConfigDiagnostic(ConfigDiagnosticIds.InvalidModelName,
+                $"the model's type cannot be called \"{name}\" ({origin}): the generated type has a member or uses a type of that name; " +
+                "set the TypeName metadata of the SpecializedModel item to another name", top));
+        }
         foreach (string part in ns.Split('.'))
         {
             if (!SyntaxFacts.IsValidIdentifier(part))
@@ -147,7 +154,10 @@ public sealed class ModelGenerator : IIncrementalGenerator
         return Diagnostic.Create(DiagnosticDescriptors.For(d.Id), location, d.Message);
     }
 
-    /// <summary><c>models/Qwen2.5-0.5B-Instruct/config.json</c> gives <c>Qwen2_5_0_5B_Instruct</c>.</summary>
+    /// <summary>
+    /// <c>models/Qwen2.5-0.5B-Instruct/config.json</c> gives <c>Qwen2_5_0_5B_Instruct</c>; a file with no folder
+    /// gives <c>Qwen2Model</c>, a name the generated type leaves free.
+    /// </summary>
     internal static string TypeNameFromPath(string path)
     {
         string folder = Path.GetFileName(Path.GetDirectoryName(path) ?? "") ?? "";
@@ -156,7 +166,7 @@ public sealed class ModelGenerator : IIncrementalGenerator
         {
             sb.Append(char.IsLetterOrDigit(c) || c == '_' ? c : '_');
         }
-        if (sb.Length == 0) return "Model";
+        if (sb.Length == 0) return "Qwen2Model";
         sb[0] = char.ToUpperInvariant(sb[0]);
         if (char.IsDigit(sb[0])) sb.Insert(0, "Model");
         return sb.ToString();
