@@ -134,7 +134,9 @@ public sealed class ConfigParser
         bool tied = OptionalBool("tie_word_embeddings") ?? false;
         string dtype = OptionalString("torch_dtype") ?? OptionalString("dtype") ?? "float32";
         int[] windows = ReadSlidingWindows(layers);
-        int? bos = OptionalInt("bos_token_id");
+        // A list is accepted as for eos_token_id, but a sequence starts with one token: the first is the BOS.
+        int[] bosIds = ReadTokenIds("bos_token_id");
+        int? bos = bosIds.Length > 0 ? bosIds[0] : null;
         int[] eos = ReadTokenIds("eos_token_id");
 
         return new ModelSpec(modelType, architecture, vocab, hidden, intermediate, layers, heads, kvHeads, headDim,
