@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Collections.Immutable;
+using System.Diagnostics.CodeAnalysis;
 using System.IO;
 using System.Text;
 using Microsoft.CodeAnalysis;
@@ -70,6 +71,13 @@ public sealed class ModelGenerator : IIncrementalGenerator
             extra.Add(new ConfigDiagnostic(ConfigDiagnosticIds.InvalidModelName,
                 $"\"{name}\" is not a valid C# type name; set the TypeName metadata of the SpecializedModel item", top));
         }
+        else if (ModelEmitter.IsReservedTypeName(name))
+        {
+            string origin = request.TypeName is null ? "named after the config's folder" : "given by TypeName";
+            extra.Add(new ConfigDiagnostic(ConfigDiagnosticIds.InvalidModelName,
+                $"the model's type cannot be called \"{name}\" ({origin}): the generated type has a member or uses a type of that name; " +
+                "set the TypeName metadata of the SpecializedModel item to another name", top));
+        }
         foreach (string part in ns.Split('.'))
         {
             if (!SyntaxFacts.IsValidIdentifier(part))
@@ -108,8 +116,34 @@ public sealed class ModelGenerator : IIncrementalGenerator
                 continue;
             }
             emitted.Add(fullName, model.Path);
-            string source = ModelEmitter.Emit(spec, model.TypeName, model.Namespace, DisplayPath(model.Path));
-            context.AddSource(fullName + ".g.cs", SourceText.From(source, Encoding.UTF8));
+            if (TryEmit(spec, model.TypeName, model.Namespace, model.Path, out string? source, out ConfigDiagnostic? error))
+            {
+                context.AddSource(fullName + ".g.cs", SourceText.From(source, Encoding.UTF8));
+            }
+            else context.ReportDiagnostic(ToDiagnostic(error, model.Path));
+        }
+    }
+
+    /// <summary>
+    /// The model's source, or SPEC099 naming the file. The parser lets through only specs the emitter handles, so
+    /// an exception here is a bug; escaping, it would be the compiler's CS8785 warning and a build without the model.
+    /// </summary>
+    internal static bool TryEmit(ModelSpec spec, string typeName, string ns, string path,
+        [NotNullWhen(true)] out string? source, [NotNullWhen(false)] out ConfigDiagnostic? error)
+    {
+        try
+        {
+            source = ModelEmitter.Emit(spec, typeName, ns, DisplayPath(path));
+            error = null;
+            return true;
+        }
+        catch (Exception e)
+        {
+            source = null;
+            error = new ConfigDiagnostic(ConfigDiagnosticIds.InternalError,
+                $"internal error while generating {ns}.{typeName} from {DisplayPath(path)}: {e.GetType().Name}: {e.Message}",
+                new TextPosition(0, 0, 1, 1));
+            return false;
         }
     }
 
@@ -120,7 +154,10 @@ public sealed class ModelGenerator : IIncrementalGenerator
         return Diagnostic.Create(DiagnosticDescriptors.For(d.Id), location, d.Message);
     }
 
-    /// <summary><c>models/Qwen2.5-0.5B-Instruct/config.json</c> gives <c>Qwen2_5_0_5B_Instruct</c>.</summary>
+    /// <summary>
+    /// <c>models/Qwen2.5-0.5B-Instruct/config.json</c> gives <c>Qwen2_5_0_5B_Instruct</c>; a file with no folder
+    /// gives <c>Qwen2Model</c>, a name the generated type leaves free.
+    /// </summary>
     internal static string TypeNameFromPath(string path)
     {
         string folder = Path.GetFileName(Path.GetDirectoryName(path) ?? "") ?? "";
@@ -129,7 +166,7 @@ public sealed class ModelGenerator : IIncrementalGenerator
         {
             sb.Append(char.IsLetterOrDigit(c) || c == '_' ? c : '_');
         }
-        if (sb.Length == 0) return "Model";
+        if (sb.Length == 0) return "Qwen2Model";
         sb[0] = char.ToUpperInvariant(sb[0]);
         if (char.IsDigit(sb[0])) sb.Insert(0, "Model");
         return sb.ToString();

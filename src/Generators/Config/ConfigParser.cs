@@ -14,6 +14,20 @@ public sealed class ConfigParser
     public const string SupportedModelType = "qwen2";
     public const string SupportedArchitecture = "Qwen2ForCausalLM";
 
+    // Upper bounds on the sizes, far above every published Qwen2 model (the largest, Qwen2-72B, has hidden 8192,
+    // intermediate 29568, 80 layers, 64 heads of 128, vocabulary 152064 and 131072 positions). They keep the
+    // build finite (the generator writes code per layer) and the products of sizes checked in Read within a long.
+    public const int MaxVocabSize = 1 << 21;
+    public const int MaxHiddenSize = 1 << 16;
+    public const int MaxIntermediateSize = 1 << 18;
+    public const int MaxLayers = 1024;
+    public const int MaxHeads = 1024;
+    public const int MaxHeadDim = 1024;
+    public const int MaxPositionEmbeddings = 1 << 24;
+
+    /// <summary>The most elements one weight tensor may have: the kernels index tensors with 32-bit offsets.</summary>
+    public const long MaxTensorElements = int.MaxValue;
+
     private readonly List<ConfigDiagnostic> _diagnostics = new();
     private readonly JsonObject _root;
 
@@ -60,14 +74,14 @@ public sealed class ConfigParser
         string modelType = ReadModelType();
         string architecture = ReadArchitecture();
 
-        int vocab = RequiredPositiveInt("vocab_size");
-        int hidden = RequiredPositiveInt("hidden_size");
-        int intermediate = RequiredPositiveInt("intermediate_size");
-        int layers = RequiredPositiveInt("num_hidden_layers");
-        int heads = RequiredPositiveInt("num_attention_heads");
-        int kvHeads = OptionalPositiveInt("num_key_value_heads") ?? heads;
-        int maxPositions = OptionalPositiveInt("max_position_embeddings") ?? 32768;
-        int? explicitHeadDim = OptionalPositiveInt("head_dim");
+        int vocab = RequiredSize("vocab_size", MaxVocabSize);
+        int hidden = RequiredSize("hidden_size", MaxHiddenSize);
+        int intermediate = RequiredSize("intermediate_size", MaxIntermediateSize);
+        int layers = RequiredSize("num_hidden_layers", MaxLayers);
+        int heads = RequiredSize("num_attention_heads", MaxHeads);
+        int kvHeads = OptionalSize("num_key_value_heads", MaxHeads) ?? heads;
+        int maxPositions = OptionalSize("max_position_embeddings", MaxPositionEmbeddings) ?? 32768;
+        int? explicitHeadDim = OptionalSize("head_dim", MaxHeadDim);
 
         int headDim = explicitHeadDim ?? 0;
         if (hidden > 0 && heads > 0 && explicitHeadDim is null)
@@ -92,6 +106,15 @@ public sealed class ConfigParser
                 $"head_dim ({headDim}) must be even for rotary embeddings",
                 PositionOf(explicitHeadDim is null ? "num_attention_heads" : "head_dim"));
         }
+        if (vocab > 0 && hidden > 0 && intermediate > 0 && heads > 0 && kvHeads > 0 && headDim > 0)
+        {
+            CheckTensorSize("vocab_size", "the embedding matrix (vocab_size x hidden_size)", (long)vocab * hidden);
+            CheckTensorSize(explicitHeadDim is null ? "num_attention_heads" : "head_dim",
+                "the fused q/k/v projection ((num_attention_heads + 2 x num_key_value_heads) x head_dim x hidden_size)",
+                (long)(heads + 2 * kvHeads) * headDim * hidden);
+            CheckTensorSize("intermediate_size", "the fused gate/up projection (2 x intermediate_size x hidden_size)",
+                2L * intermediate * hidden);
+        }
 
         string act = OptionalString("hidden_act") ?? "silu";
         if (act != "silu")
@@ -111,7 +134,9 @@ public sealed class ConfigParser
         bool tied = OptionalBool("tie_word_embeddings") ?? false;
         string dtype = OptionalString("torch_dtype") ?? OptionalString("dtype") ?? "float32";
         int[] windows = ReadSlidingWindows(layers);
-        int? bos = OptionalInt("bos_token_id");
+        // A list is accepted as for eos_token_id, but a sequence starts with one token: the first is the BOS.
+        int[] bosIds = ReadTokenIds("bos_token_id");
+        int? bos = bosIds.Length > 0 ? bosIds[0] : null;
         int[] eos = ReadTokenIds("eos_token_id");
 
         return new ModelSpec(modelType, architecture, vocab, hidden, intermediate, layers, heads, kvHeads, headDim,
@@ -179,10 +204,9 @@ public sealed class ConfigParser
         }
 
         JsonMember? thetaMember = ropeParameters?.Find("rope_theta") ?? _root.Find("rope_theta");
-        if (thetaMember is not null && thetaMember.Value is not JsonNull)
+        if (thetaMember is not null && thetaMember.Value is not JsonNull && FiniteNumber(thetaMember) is double value)
         {
-            if (thetaMember.Value is JsonNumber n) theta = n.AsDouble();
-            else WrongType(thetaMember, "a number");
+            theta = value;
             if (!(theta > 0))
             {
                 Report(ConfigDiagnosticIds.ValueOutOfRange, $"rope_theta ({ModelSpec.Real(theta)}) must be positive", thetaMember.Value.Position);
@@ -204,16 +228,18 @@ public sealed class ConfigParser
         if (type == "linear")
         {
             JsonMember? factor = scaling.Find("factor");
-            if (factor?.Value is JsonNumber f && f.AsDouble() >= 1.0)
+            if (factor?.Value is JsonNumber)
             {
-                scalingType = "linear";
-                scalingFactor = f.AsDouble();
+                if (FiniteNumber(factor) is not double f) return;
+                if (f >= 1.0)
+                {
+                    scalingType = "linear";
+                    scalingFactor = f;
+                    return;
+                }
             }
-            else
-            {
-                Report(ConfigDiagnosticIds.UnsupportedRopeScaling, "linear rope scaling needs a numeric \"factor\" of at least 1",
-                    factor?.Value.Position ?? scaling.Position);
-            }
+            Report(ConfigDiagnosticIds.UnsupportedRopeScaling, "linear rope scaling needs a numeric \"factor\" of at least 1",
+                factor?.Value.Position ?? scaling.Position);
             return;
         }
         Report(ConfigDiagnosticIds.UnsupportedRopeScaling,
@@ -230,7 +256,7 @@ public sealed class ConfigParser
         int count = Math.Max(layers, 0);
         var windows = new int[count];
         bool useSliding = OptionalBool("use_sliding_window") ?? false;
-        int? slidingWindow = OptionalPositiveInt("sliding_window");
+        int? slidingWindow = OptionalSize("sliding_window", int.MaxValue);
         int maxWindowLayers = OptionalInt("max_window_layers") ?? 28;
 
         JsonMember? typesMember = _root.Find("layer_types");
@@ -241,7 +267,8 @@ public sealed class ConfigParser
             {
                 WrongType(typesMember, "an array of strings");
             }
-            else if (array.Items.Count != count)
+            // With num_hidden_layers itself invalid (count 0), that is the one error to report.
+            else if (count > 0 && array.Items.Count != count)
             {
                 Report(ConfigDiagnosticIds.InconsistentDimensions,
                     $"layer_types has {array.Items.Count} entries but num_hidden_layers is {count}", array.Position);
@@ -272,13 +299,16 @@ public sealed class ConfigParser
     {
         JsonMember? member = _root.Find(key);
         if (member is null || member.Value is JsonNull) return Array.Empty<int>();
-        if (member.Value is JsonNumber n && n.TryGetInt32(out int single)) return new[] { single };
+        if (member.Value is JsonNumber n && n.IsInteger) return Int32Of(key, n) is int single ? new[] { single } : Array.Empty<int>();
         if (member.Value is JsonArray array)
         {
             var ids = new List<int>();
             foreach (JsonNode item in array.Items)
             {
-                if (item is JsonNumber m && m.TryGetInt32(out int id)) ids.Add(id);
+                if (item is JsonNumber m && m.IsInteger)
+                {
+                    if (Int32Of(key, m) is int id) ids.Add(id);
+                }
                 else Report(ConfigDiagnosticIds.WrongType, $"{key} entries must be integers", item.Position);
             }
             return ids.ToArray();
@@ -287,33 +317,61 @@ public sealed class ConfigParser
         return Array.Empty<int>();
     }
 
-    private int RequiredPositiveInt(string key)
+    private int RequiredSize(string key, int max)
     {
         if (_root.Find(key) is null)
         {
             Report(ConfigDiagnosticIds.MissingKey, $"required key \"{key}\" is missing", _root.Position);
             return 0;
         }
-        return OptionalPositiveInt(key) ?? 0;
+        return OptionalSize(key, max) ?? 0;
     }
 
-    private int? OptionalPositiveInt(string key)
+    /// <summary>A count or width: non-positive is an inconsistent dimension (SPEC007), above <paramref name="max"/> out of range (SPEC008).</summary>
+    private int? OptionalSize(string key, int max)
     {
-        int? value = OptionalInt(key);
-        if (value is <= 0)
+        JsonMember? member = _root.Find(key);
+        if (member is null || member.Value is JsonNull) return null;
+        if (member.Value is not JsonNumber n || !n.IsInteger)
         {
-            Report(ConfigDiagnosticIds.InconsistentDimensions, $"{key} must be positive, not {value}", ValuePosition(key));
+            WrongType(member, "an integer");
+            return null;
+        }
+        bool fits = n.TryGetInt32(out int value);
+        if (fits ? value <= 0 : n.Text[0] == '-')
+        {
+            Report(ConfigDiagnosticIds.InconsistentDimensions, $"{key} must be positive, not {n.Text}", n.Position);
+            return null;
+        }
+        if (!fits || value > max)
+        {
+            Report(ConfigDiagnosticIds.ValueOutOfRange, $"{key} ({n.Text}) is above the limit of {max}", n.Position);
             return null;
         }
         return value;
+    }
+
+    private void CheckTensorSize(string key, string tensor, long elements)
+    {
+        if (elements <= MaxTensorElements) return;
+        Report(ConfigDiagnosticIds.ValueOutOfRange,
+            $"{tensor} would have {elements} elements, above the limit of {MaxTensorElements} for one tensor", ValuePosition(key));
     }
 
     private int? OptionalInt(string key)
     {
         JsonMember? member = _root.Find(key);
         if (member is null || member.Value is JsonNull) return null;
-        if (member.Value is JsonNumber n && n.TryGetInt32(out int value)) return value;
+        if (member.Value is JsonNumber n && n.IsInteger) return Int32Of(key, n);
         WrongType(member, "an integer");
+        return null;
+    }
+
+    /// <summary>An integer literal too long for an int is out of range rather than of the wrong type.</summary>
+    private int? Int32Of(string key, JsonNumber n)
+    {
+        if (n.TryGetInt32(out int value)) return value;
+        Report(ConfigDiagnosticIds.ValueOutOfRange, $"{key} ({n.Text}) is outside the range of a 32-bit integer", n.Position);
         return null;
     }
 
@@ -321,8 +379,19 @@ public sealed class ConfigParser
     {
         JsonMember? member = _root.Find(key);
         if (member is null || member.Value is JsonNull) return null;
-        if (member.Value is JsonNumber n) return n.AsDouble();
-        WrongType(member, "a number");
+        return FiniteNumber(member);
+    }
+
+    /// <summary>A number; one beyond double's range would reach the emitted code as infinity, which is no C# literal.</summary>
+    private double? FiniteNumber(JsonMember member)
+    {
+        if (member.Value is not JsonNumber n)
+        {
+            WrongType(member, "a number");
+            return null;
+        }
+        if (n.TryGetFiniteDouble(out double value)) return value;
+        Report(ConfigDiagnosticIds.ValueOutOfRange, $"{member.Key} ({n.Text}) is not a finite number", n.Position);
         return null;
     }
 

@@ -60,16 +60,26 @@ public sealed class JsonString : JsonNode
 
 public sealed class JsonNumber : JsonNode
 {
+    private static readonly char[] s_nonInteger = { '.', 'e', 'E' };
+
     public JsonNumber(TextPosition position, string text) : base(position) => Text = text;
 
     /// <summary>The literal as written, e.g. <c>1e-06</c> or <c>896</c>.</summary>
     public string Text { get; }
     public override string Kind => "number";
 
+    /// <summary>Written without a fraction or an exponent, so an integer however large.</summary>
+    public bool IsInteger => Text.IndexOfAny(s_nonInteger) < 0;
+
     public bool TryGetInt32(out int value) =>
         int.TryParse(Text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
 
-    public double AsDouble() => double.Parse(Text, NumberStyles.Float, CultureInfo.InvariantCulture);
+    /// <summary>
+    /// False for a literal beyond double's range (<c>1e999</c>): .NET Core reads it as infinity, .NET Framework
+    /// (where Visual Studio runs the generator) refuses it, and neither is a number the emitted code can hold.
+    /// </summary>
+    public bool TryGetFiniteDouble(out double value) =>
+        double.TryParse(Text, NumberStyles.Float, CultureInfo.InvariantCulture, out value) && !double.IsInfinity(value);
 }
 
 public sealed class JsonBool : JsonNode

@@ -12,6 +12,30 @@ namespace Specialized.Generators.Emitting;
 /// </summary>
 internal static class ModelEmitter
 {
+    /// <summary>
+    /// Names the model's type cannot take. A member may not be named like its type (CS0542), and inside the type
+    /// the emitted code names members (its own, its nested types', those they inherit) and the runtime's types
+    /// unqualified, so a type of one of those names would take their place.
+    /// </summary>
+    private static readonly HashSet<string> s_reservedTypeNames = new(System.StringComparer.Ordinal)
+    {
+        // nested types and members of the model's type
+        "Dims", "Weights", "Layer", "Model", "Descriptor", "Spec", "Register", "Fingerprint", "VocabSize", "HiddenSize",
+        "IntermediateSize", "NumHiddenLayers", "NumAttentionHeads", "NumKeyValueHeads", "HeadDim", "QSize", "KvSize",
+        "QkvSize", "GateUpSize", "MaxPositionEmbeddings", "RopeTheta", "RopeScalingType", "RopeScalingFactor",
+        "RmsNormEps", "TieWordEmbeddings", "HiddenAct", "DType", "ParameterCount", "BosTokenId", "EosTokenIds",
+        "SlidingWindows",
+        // members seen where the emitted code names the type (Model, Descriptor and their bases); with "Instance",
+        // Descriptor's Spec would compile as Instance.Spec, itself, and recurse
+        "Forward", "Instance", "Name", "Accept", "ToString", "Equals", "GetHashCode", "GetType", "MemberwiseClone",
+        "Finalize", "ReferenceEquals",
+        // non-generic types the emitted code names (generic ones are looked up by arity, so no type hides them)
+        "var", "ModelSpec", "IQwen2Dims", "IWeightTree", "Parameter", "Qwen2Workspace", "ForwardBatch",
+        "ModelDescriptor", "ModelRegistry", "ModuleInitializerAttribute",
+    };
+
+    public static bool IsReservedTypeName(string name) => s_reservedTypeNames.Contains(name);
+
     public static string Emit(ModelSpec spec, string typeName, string ns, string displayPath)
     {
         var w = new SourceWriter();

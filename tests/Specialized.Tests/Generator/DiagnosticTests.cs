@@ -1,3 +1,5 @@
+extern alias gen;
+
 using Microsoft.CodeAnalysis;
 using Specialized.Tests.Support;
 
@@ -177,6 +179,63 @@ public sealed class DiagnosticTests
         string json = Config(("rms_norm_eps", "0"));
         Diagnostic d = Single(json, "SPEC008");
         Assert.Equal(LineOf(json, "rms_norm_eps"), Line(d));
+    }
+
+    [Theory]
+    [InlineData("num_hidden_layers", "100000000", "above the limit of 1024")]
+    [InlineData("hidden_size", "99999999999", "above the limit of 65536")]
+    [InlineData("vocab_size", "4194304", "above the limit of 2097152")]
+    [InlineData("max_position_embeddings", "1073741824", "above the limit of 16777216")]
+    [InlineData("head_dim", "4096", "above the limit of 1024")]
+    [InlineData("eos_token_id", "4294967296", "outside the range of a 32-bit integer")]
+    public void SPEC008_sizes_above_their_limit(string key, string value, string message)
+    {
+        string json = Config((key, value));
+        Diagnostic d = Single(json, "SPEC008");
+        Assert.Equal(LineOf(json, key), Line(d));
+        Assert.Contains(message, d.GetMessage());
+    }
+
+    [Theory]
+    [InlineData("vocab_size", "the embedding matrix", "vocab_size=2097152 hidden_size=2048")]
+    [InlineData("num_attention_heads", "the fused q/k/v projection", "hidden_size=65536")]
+    [InlineData("head_dim", "the fused q/k/v projection", "hidden_size=65536 head_dim=1024 num_attention_heads=1024 num_key_value_heads=1024")]
+    [InlineData("intermediate_size", "the fused gate/up projection", "intermediate_size=262144 hidden_size=8192")]
+    public void SPEC008_tensors_with_more_elements_than_an_int_indexes(string key, string tensor, string sizes)
+    {
+        string json = Config(sizes.Split(' ').Select(s => (s.Split('=')[0], s.Split('=')[1])).ToArray());
+        Diagnostic d = Single(json, "SPEC008");
+        Assert.Equal(LineOf(json, key), Line(d));
+        Assert.StartsWith(tensor, d.GetMessage());
+        Assert.Contains("above the limit of 2147483647 for one tensor", d.GetMessage());
+    }
+
+    [Theory]
+    [InlineData("rope_theta", "1e999")]
+    [InlineData("rms_norm_eps", "1e999")]
+    [InlineData("rope_scaling", "{\"type\": \"linear\", \"factor\": 1e999}")]
+    [InlineData("rope_parameters", "{\"rope_theta\": 1e999, \"rope_type\": \"default\"}")]
+    public void SPEC008_numbers_beyond_double_range(string key, string value)
+    {
+        string json = Config(("rope_theta", key == "rope_parameters" ? "<remove>" : "10000.0"), (key, value));
+        Diagnostic d = Single(json, "SPEC008");
+        Assert.Equal(LineOf(json, key), Line(d));
+        Assert.Contains("(1e999) is not a finite number", d.GetMessage());
+    }
+
+    [Fact]
+    public void SPEC099_an_emitter_failure_is_a_diagnostic_naming_the_file()
+    {
+        // A spec the parser never produces: no sliding window for either layer.
+        var spec = gen::Specialized.Models.ConfigParser.Parse(Config()).Spec! with
+        {
+            SlidingWindows = gen::Specialized.Models.EquatableArray<int>.Empty,
+        };
+        Assert.False(gen::Specialized.Generators.ModelGenerator.TryEmit(spec, "Bad", "Acme", Path, out string? source, out var error));
+        Assert.Null(source);
+        Assert.NotNull(error);
+        Assert.Equal("SPEC099", error.Id);
+        Assert.Contains("Acme.Bad from bad/config.json", error.Message);
     }
 
     [Fact]

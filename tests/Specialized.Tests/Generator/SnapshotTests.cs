@@ -42,4 +42,22 @@ public sealed class SnapshotTests
         Assert.Contains("public readonly Parameter LmHead = new(\"lm_head.weight\", [152064, 3584]);", source);
         Assert.Contains("k.Attention(batch, 27, 0, x.Qkv, x.Attention);", source);
     }
+
+    [Fact]
+    public void Explicit_head_dim_and_transformers4_linear_rope_scaling_reach_the_emitted_code()
+    {
+        // tiny has hidden 64 and 4 heads, so head_dim 16 unless told otherwise.
+        string json = File.ReadAllText(Path.Combine(RepoPaths.Models, "tiny", "config.json")).Replace("\"hidden_act\"",
+            "\"head_dim\": 32, \"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}, \"hidden_act\"");
+        var (result, output) = GeneratorHarness.Run(new GeneratorHarness.ModelFile("/checkout/models/tiny/config.json", json));
+
+        Assert.Empty(result.Diagnostics);
+        Assert.Empty(output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning));
+        string source = Assert.Single(result.GeneratedSources).SourceText.ToString();
+        Assert.Contains("public const int HeadDim = 32;", source);
+        Assert.Contains("public const int QkvSize = 256;", source);
+        Assert.Contains("OProj = new(p + \"self_attn.o_proj.weight\", [64, 128]);", source);
+        Assert.Contains("public const string RopeScalingType = \"linear\";", source);
+        Assert.Contains("public double RopePositionScale => 0.5D;", source);
+    }
 }

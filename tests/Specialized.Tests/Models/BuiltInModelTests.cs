@@ -51,6 +51,28 @@ public sealed class BuiltInModelTests
         Assert.Equal(json.GetProperty("hidden_act").GetString(), Const("HiddenAct"));
         Assert.Equal(json.GetProperty("torch_dtype").GetString(), Const("DType"));
 
+        // Token ids and attention windows, derived here from the JSON as Qwen2Config does, not by the shared parser.
+        var spec = (ModelSpec)type.GetProperty("Spec")!.GetValue(null)!;
+        int? bos = json.TryGetProperty("bos_token_id", out JsonElement b) ? b.ValueKind switch
+        {
+            JsonValueKind.Number => b.GetInt32(),
+            JsonValueKind.Array when b.GetArrayLength() > 0 => b[0].GetInt32(),
+            _ => null,
+        } : null;
+        int[] eos = json.TryGetProperty("eos_token_id", out JsonElement e) ? e.ValueKind switch
+        {
+            JsonValueKind.Number => [e.GetInt32()],
+            JsonValueKind.Array => [.. e.EnumerateArray().Select(id => id.GetInt32())],
+            _ => [],
+        } : [];
+        int[] windows = SlidingWindowsOf(json);
+        Assert.Equal(bos, type.GetProperty("BosTokenId")!.GetValue(null));
+        Assert.Equal(bos, spec.BosTokenId);
+        Assert.Equal(eos, Span(type, "EosTokenIds"));
+        Assert.Equal(eos, spec.EosTokenIds);
+        Assert.Equal(windows, Span(type, "SlidingWindows"));
+        Assert.Equal(windows, spec.SlidingWindows);
+
         // The dims struct the kernels see carries the same numbers as literals.
         var dims = (IQwen2Dims)Activator.CreateInstance(type.GetNestedType("Dims")!)!;
         Assert.Equal(json.GetProperty("hidden_size").GetInt32(), dims.HiddenSize);
@@ -59,11 +81,34 @@ public sealed class BuiltInModelTests
 
         // The registry finds the model for this config, and the runtime's reading of the file equals the build's.
         BuiltInModels.Register();
-        ModelSpec spec = ModelConfig.Load(Path.Combine(RepoPaths.Models, folder));
-        Assert.Equal(type.GetProperty("Spec")!.GetValue(null), spec);
-        ModelDescriptor found = Assert.IsAssignableFrom<ModelDescriptor>(ModelRegistry.Find(spec));
+        ModelSpec loaded = ModelConfig.Load(Path.Combine(RepoPaths.Models, folder));
+        Assert.Equal(spec, loaded);
+        ModelDescriptor found = Assert.IsAssignableFrom<ModelDescriptor>(ModelRegistry.Find(loaded));
         Assert.Equal(type, found.GetType().DeclaringType);
     }
+
+    /// <summary>
+    /// Qwen2Config's rule: with use_sliding_window and a sliding_window, the layers layer_types calls
+    /// "sliding_attention" (older files: the layers from max_window_layers on, 28 by default) see that many tokens.
+    /// </summary>
+    private static int[] SlidingWindowsOf(JsonElement json)
+    {
+        int layers = json.GetProperty("num_hidden_layers").GetInt32();
+        bool enabled = json.TryGetProperty("use_sliding_window", out JsonElement use) && use.ValueKind == JsonValueKind.True;
+        int? window = json.TryGetProperty("sliding_window", out JsonElement w) && w.ValueKind == JsonValueKind.Number ? w.GetInt32() : null;
+        int maxWindowLayers = json.TryGetProperty("max_window_layers", out JsonElement m) && m.ValueKind == JsonValueKind.Number ? m.GetInt32() : 28;
+        string?[]? types = json.TryGetProperty("layer_types", out JsonElement t) && t.ValueKind == JsonValueKind.Array
+            ? [.. t.EnumerateArray().Select(x => x.GetString())]
+            : null;
+        return [.. Enumerable.Range(0, layers).Select(i =>
+            enabled && window is int size && (types is null ? i >= maxWindowLayers : types[i] == "sliding_attention") ? size : 0)];
+    }
+
+    private delegate ReadOnlySpan<int> SpanProperty();
+
+    /// <summary>A static <c>ReadOnlySpan&lt;int&gt;</c> property: reflection cannot box a span, a delegate can return one.</summary>
+    private static int[] Span(Type type, string name) =>
+        ((SpanProperty)Delegate.CreateDelegate(typeof(SpanProperty), type.GetProperty(name)!.GetMethod!))().ToArray();
 
     [Fact]
     public void Weight_tree_lists_every_hf_tensor_once_with_its_shape()

@@ -46,6 +46,68 @@ public sealed class ConfigParserTests
     }
 
     [Fact]
+    public void The_size_limits_admit_the_largest_qwen2()
+    {
+        // Qwen2-72B's published config.json, the keys that are sizes.
+        string json = """
+            {"model_type": "qwen2", "vocab_size": 152064, "hidden_size": 8192, "intermediate_size": 29568,
+             "num_hidden_layers": 80, "num_attention_heads": 64, "num_key_value_heads": 8,
+             "max_position_embeddings": 131072, "sliding_window": 131072, "max_window_layers": 80,
+             "rope_theta": 1000000.0, "rms_norm_eps": 1e-06, "tie_word_embeddings": false}
+            """;
+        ModelSpec spec = ModelConfig.Parse(json);
+        Assert.Equal(10240, spec.QkvSize);
+        Assert.Equal(59136, spec.GateUpSize);
+        Assert.Equal(72_706_203_648, spec.ParameterCount);
+    }
+
+    private const string Transformers4Config = """
+        {"model_type": "qwen2", "vocab_size": 10, "hidden_size": 64, "intermediate_size": 16, "num_hidden_layers": 2,
+         "num_attention_heads": 4, "num_key_value_heads": 2, "rope_theta": 10000.0, "torch_dtype": "bfloat16"}
+        """;
+
+    private static string With(string json, string members) => json.Replace("\"model_type\"", members + ", \"model_type\"");
+
+    [Theory]
+    [InlineData("151643", 151643)]
+    [InlineData("[151643]", 151643)]
+    [InlineData("[151643, 151644]", 151643)]
+    [InlineData("[]", null)]
+    [InlineData("null", null)]
+    public void Bos_token_id_may_be_an_int_or_a_list(string value, int? expected)
+    {
+        ModelSpec spec = ModelConfig.Parse(With(Transformers4Config, $"\"bos_token_id\": {value}"));
+        Assert.Equal(expected, spec.BosTokenId);
+    }
+
+    [Fact]
+    public void Token_id_lists_must_hold_integers()
+    {
+        ConfigParseResult result = ConfigParser.Parse(With(Transformers4Config, "\"bos_token_id\": [1, \"2\"]"));
+        Assert.Equal("bos_token_id entries must be integers", Assert.Single(result.Diagnostics).Message);
+    }
+
+    [Fact]
+    public void An_explicit_head_dim_need_not_be_hidden_over_heads()
+    {
+        ModelSpec spec = ModelConfig.Parse(With(Transformers4Config, "\"head_dim\": 32"));
+        Assert.Equal(32, spec.HeadDim);
+        Assert.Equal(4 * 32, spec.QSize);
+        Assert.Equal(2 * 32, spec.KvSize);
+        Assert.Equal(4 * 32 + 2 * 2 * 32, spec.QkvSize);
+    }
+
+    [Fact]
+    public void Reads_transformers4_linear_rope_scaling()
+    {
+        ModelSpec spec = ModelConfig.Parse(With(Transformers4Config, "\"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}"));
+        Assert.Equal("linear", spec.RopeScalingType);
+        Assert.Equal(2.0, spec.RopeScalingFactor);
+        Assert.Equal(10000.0, spec.RopeTheta);
+        Assert.Contains(";rope_scaling=linear:2;", spec.Fingerprint);
+    }
+
+    [Fact]
     public void Older_configs_use_max_window_layers_for_sliding_layers()
     {
         string json = """
