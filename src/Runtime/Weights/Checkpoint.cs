@@ -33,10 +33,12 @@ public sealed class Checkpoint : IDisposable
         string full = Path.GetFullPath(path);
         if (Directory.Exists(full))
         {
+            // Anything at these names, a folder included, is opened, so that what is wrong with it is told of it
+            // rather than of the checkpoint folder.
             string index = Path.Combine(full, IndexFileName);
-            if (File.Exists(index)) return OpenSharded(index);
+            if (Path.Exists(index)) return OpenSharded(index);
             string single = Path.Combine(full, SingleFileName);
-            if (File.Exists(single)) return OpenSingle(single);
+            if (Path.Exists(single)) return OpenSingle(single);
             throw new CheckpointException(full, null, $"the folder has neither {SingleFileName} nor {IndexFileName}");
         }
         if (File.Exists(full)) return full.EndsWith(".index.json", StringComparison.Ordinal) ? OpenSharded(full) : OpenSingle(full);

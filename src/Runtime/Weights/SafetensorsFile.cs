@@ -51,8 +51,17 @@ public sealed unsafe class SafetensorsFile : IDisposable
             long length = stream.Length;
             // An empty file cannot be mapped at all, so a too-short one is turned away before mapping.
             if (length < SafetensorsHeader.LengthBytes) throw SafetensorsHeader.TooShort(full, length);
-            map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
-            view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+            try
+            {
+                map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
+                view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+            }
+            // A file can open yet refuse mapping: one on a file system without mmap (sysfs, some FUSE and network
+            // mounts), or one too large for the address space.
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new CheckpointException(full, null, $"cannot be memory-mapped: {e.Message}", e);
+            }
             view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
             return new SafetensorsFile(full, length, map, view, pointer + view.PointerOffset);
         }

@@ -1,30 +1,16 @@
 using System.CommandLine;
 using System.Text.Json;
 using Specialized.Cli;
-using Specialized.Models;
 using Specialized.Tests.Engine;
 using Specialized.Tests.Support;
 using Specialized.Text;
+using static Specialized.Tests.Cli.InProcessCli;
 
 namespace Specialized.Tests.Cli;
 
 /// <summary>The <c>specialized</c> command tree run in-process on the tiny text model, with stdin, stdout and stderr as strings.</summary>
 public sealed class CliTests(TinyTextModel model) : IClassFixture<TinyTextModel>
 {
-    private sealed record Result(int Code, string Out, string Error)
-    {
-        public string[] ErrorLines => Error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-    }
-
-    private static Result Run(string input, params string[] args)
-    {
-        BuiltInModels.Register();
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = SpecializedCommandLine.Run(args, new CliConsole(new StringReader(input), output, error, ErrorIsTerminal: false));
-        return new Result(code, output.ToString(), error.ToString());
-    }
-
     private Specialized.Engine Engine() => Specialized.Engine.Create(model.Folder, new EngineOptions { Device = "cpu" });
 
     [Theory]
@@ -108,6 +94,7 @@ public sealed class CliTests(TinyTextModel model) : IClassFixture<TinyTextModel>
     [InlineData("generate --model {model} --device cpu --input-ids 1,99999999", "99999999")]
     [InlineData("generate --model {badconfig} --device cpu --prompt Hi", "config.json")]
     [InlineData("tokenize --model {missing} --text Hi", "tokenizer")]
+    [InlineData("make-random-checkpoint --config {model}/config.json --out {missing} --tokenizer {missing}", "tokenizer.json")]
     [InlineData("bench --model {model} --device cpu --input-len 600 --output-len 1", "context length")]
     [InlineData("generate --prompt Hi", "--model")]
     public void A_users_mistake_is_one_error_line_and_a_non_zero_exit(string command, string mentioned)

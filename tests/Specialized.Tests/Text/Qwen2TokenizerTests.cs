@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using Specialized.Text;
 
 namespace Specialized.Tests.Text;
@@ -74,6 +75,29 @@ public sealed class Qwen2TokenizerTests
         Assert.False(Tokenizer.IsSpecial(9707));
         Assert.False(Tokenizer.IsSpecial(200_000));
         Assert.Contains("<think>", Tokenizer.ChatTemplateSource);
+    }
+
+    // The vendored tokenizer.json is Qwen3's, standing in for Qwen2.5's (models/qwen-tokenizer/README.md): that holds
+    // only while every added token of Qwen2.5-Instruct keeps its id, and Qwen3's extras are the four known ones.
+    [Fact]
+    public void The_added_tokens_are_Qwen2_5_Instructs_with_Qwen3s_four_after_them()
+    {
+        (string Content, int Id)[] qwen25 =
+        [
+            ("<|endoftext|>", 151643), ("<|im_start|>", 151644), ("<|im_end|>", 151645), ("<|object_ref_start|>", 151646),
+            ("<|object_ref_end|>", 151647), ("<|box_start|>", 151648), ("<|box_end|>", 151649), ("<|quad_start|>", 151650),
+            ("<|quad_end|>", 151651), ("<|vision_start|>", 151652), ("<|vision_end|>", 151653), ("<|vision_pad|>", 151654),
+            ("<|image_pad|>", 151655), ("<|video_pad|>", 151656), ("<tool_call>", 151657), ("</tool_call>", 151658),
+            ("<|fim_prefix|>", 151659), ("<|fim_middle|>", 151660), ("<|fim_suffix|>", 151661), ("<|fim_pad|>", 151662),
+            ("<|repo_name|>", 151663), ("<|file_sep|>", 151664),
+        ];
+        (string Content, int Id)[] qwen3Only = [("<tool_response>", 151665), ("</tool_response>", 151666), ("<think>", 151667), ("</think>", 151668)];
+
+        using JsonDocument json = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(TextTestData.TokenizerFolder, "tokenizer.json")));
+        (string, int)[] added = [.. json.RootElement.GetProperty("added_tokens").EnumerateArray()
+            .Select(t => (t.GetProperty("content").GetString()!, t.GetProperty("id").GetInt32()))];
+        Assert.Equal(qwen25.Concat(qwen3Only), added);
+        Assert.All(qwen25, t => Assert.Equal([t.Id], Tokenizer.Encode(t.Content)));
     }
 
     [Fact]

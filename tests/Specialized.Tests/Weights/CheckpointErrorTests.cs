@@ -110,6 +110,29 @@ public sealed class CheckpointErrorTests
         AssertNames(Assert.Throws<CheckpointException>(() => SafetensorsFile.Open(nowhere)), nowhere, null);
     }
 
+    [Fact]
+    public void Folder_named_like_the_file_is_named_itself()
+    {
+        using var temp = new TempFolder();
+        string single = Directory.CreateDirectory(temp.File(Checkpoint.SingleFileName)).FullName;
+
+        var e = Assert.Throws<CheckpointException>(() => Checkpoint.Open(temp.Path));
+        AssertNames(e, single, null);
+        Assert.Contains("cannot be opened", e.Message);
+        AssertNames(Assert.Throws<CheckpointException>(() => SafetensorsFile.Open(single)), single, null);
+    }
+
+    // A sysfs attribute opens and has a size (4096 bytes) but refuses mmap with ENODEV, on any Linux, as root too.
+    [LinuxFact]
+    public void File_that_opens_but_cannot_be_mapped()
+    {
+        const string path = "/sys/devices/system/cpu/online";
+        var e = Assert.Throws<CheckpointException>(() => SafetensorsFile.Open(path));
+        AssertNames(e, path, null);
+        Assert.Contains("cannot be memory-mapped", e.Message);
+        Assert.IsAssignableFrom<IOException>(e.InnerException);
+    }
+
     [Theory]
     [InlineData("""{"weight_map": {"w": "model-00002-of-00002.safetensors"}}""", "model-00002-of-00002.safetensors", "w", "the file does not exist")]
     [InlineData("""{"weight_map": {"other": "model-00001-of-00002.safetensors"}}""", "model-00001-of-00002.safetensors", "other", "the shard does not have it")]
