@@ -70,11 +70,11 @@ public sealed class Engine : IDisposable, IAsyncDisposable
             bool gpu = _backend.Name == "cuda";
             int maxRunning = options.MaxRunningRequests ?? (gpu ? 1024 : 32);
             int chunk = options.ChunkedPrefillSize ?? (gpu ? 8192 : 512);
-            int stepTokens = (chunk == -1 ? ContextLength : chunk) + maxRunning;
-            int kvTokens = options.MaxTotalTokens ?? DefaultKvTokens(spec, stepTokens, maxRunning, options.MemoryFraction);
+            var limits = new SchedulerLimits(maxRunning, chunk == -1 ? ContextLength : chunk, !options.DisableRadixCache);
+            int kvTokens = options.MaxTotalTokens ?? DefaultKvTokens(spec, limits.StepTokens, maxRunning, options.MemoryFraction);
             int pageSize = options.PageSize;
             int graphBatch = options.DisableCudaGraph ? 0 : Math.Min(options.CudaGraphMaxBatchSize ?? 256, maxRunning);
-            var runnerOptions = new RunnerOptions(stepTokens, maxRunning, new KvCacheLayout((kvTokens + pageSize - 1) / pageSize, pageSize), ContextLength,
+            var runnerOptions = new RunnerOptions(limits.StepTokens, maxRunning, new KvCacheLayout((kvTokens + pageSize - 1) / pageSize, pageSize), ContextLength,
                 graphBatch, BackgroundCompile: true, Bf16Activations: options.Bf16Activations);
             _model = ModelLoader.Load(modelPath, _backend, _ => runnerOptions, options.Progress);
             foreach (var warning in _model.Warnings) logger.LogWarning("{Warning}", warning);
@@ -83,7 +83,7 @@ public sealed class Engine : IDisposable, IAsyncDisposable
             Tokenizer = tokenizer.GetAwaiter().GetResult();
             _eosTokenIds = EosTokens.Of(modelPath, spec, Tokenizer);
             _seedBase = options.RandomSeed ?? Random.Shared.NextInt64();
-            _scheduler = new Scheduler(_model.Runner, new SchedulerLimits(maxRunning, stepTokens, !options.DisableRadixCache), logger);
+            _scheduler = new Scheduler(_model.Runner, limits, logger);
             _telemetry = new EngineTelemetry(GetMetrics, logger, options.MetricsLogInterval);
         }
         catch

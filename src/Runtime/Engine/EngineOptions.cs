@@ -23,7 +23,10 @@ public sealed record EngineOptions
     /// <summary>Fraction of GPU memory for weights, activations and KV cache together, when MaxTotalTokens is not set.</summary>
     public double MemoryFraction { get; init; } = 0.85;
 
-    /// <summary>Prompt tokens prefilled per step (longer prompts are chunked). Default: 8192 on a GPU, 512 on the CPU; -1 disables chunking.</summary>
+    /// <summary>
+    /// Prompt tokens prefilled per step (longer prompts are chunked); the step's decoding requests add one token each
+    /// beside them. Default: 8192 on a GPU, 512 on the CPU; -1 disables chunking.
+    /// </summary>
     public int? ChunkedPrefillSize { get; init; }
 
     /// <summary>Turns off the radix prefix cache: every prompt is prefilled in full.</summary>
