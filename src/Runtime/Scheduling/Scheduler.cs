@@ -352,13 +352,27 @@ internal sealed class Scheduler : IDisposable
         }
     }
 
+    /// <summary>
+    /// Keeps the rows of positions not kept yet, in SGLang's layout: prompt positions in element 0 (one chunk after
+    /// another), then one element per output token fed back. A retracted request computes its tokens again from
+    /// position 0 (it takes no prefix-cache hit), so rows it already has are skipped rather than kept twice.
+    /// </summary>
     private static void KeepHidden(Request r, ReadOnlySpan<float> states, int start, int count, int width)
     {
-        var rows = new float[count][];
-        for (int j = 0; j < count; j++) rows[j] = states.Slice((start + j) * width, width).ToArray();
-        bool prompt = r.ComputedTokens < r.PromptIds.Length;
-        if (prompt && r.HiddenStates!.Count == 1) r.HiddenStates[0] = [.. r.HiddenStates[0], .. rows];
-        else r.HiddenStates!.Add(rows);
+        List<float[][]> kept = r.HiddenStates!;
+        int keptPositions = kept.Count == 0 ? 0 : kept[0].Length + kept.Count - 1;
+        int first = Math.Max(r.ComputedTokens, keptPositions), end = r.ComputedTokens + count;
+        int rowOf = start - r.ComputedTokens;  // batch row of position p: rowOf + p
+
+        int promptEnd = Math.Min(end, r.PromptIds.Length);
+        if (first < promptEnd)
+        {
+            var rows = new float[promptEnd - first][];
+            for (int p = first; p < promptEnd; p++) rows[p - first] = states.Slice((rowOf + p) * width, width).ToArray();
+            if (kept.Count == 0) kept.Add(rows);
+            else kept[0] = [.. kept[0], .. rows];
+        }
+        for (int p = Math.Max(first, r.PromptIds.Length); p < end; p++) kept.Add([states.Slice((rowOf + p) * width, width).ToArray()]);
     }
 
     /// <summary>Turns a new token into text and a stream chunk, and ends the request if it should stop.</summary>

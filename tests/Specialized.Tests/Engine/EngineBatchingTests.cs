@@ -91,6 +91,32 @@ public sealed class EngineBatchingTests
         AssertNoLeaks(engine);
     }
 
+    [Fact]
+    public void A_retracted_request_returns_one_hidden_state_per_position()
+    {
+        var (prompt, tokens) = Cases.OrderByDescending(c => c.Prompt.Length).First();
+        SamplingParams p = Greedy(tokens.Length) with { ReturnHiddenStates = true };
+        GenerateOutput alone;
+        using (var roomy = Create(new EngineOptions { PageSize = 4 })) alone = roomy.Generate(prompt, p);
+
+        // As in the test above: three requests of ~35 tokens cannot all hold their KV in 12 pages of 4.
+        using var engine = Create(new EngineOptions { PageSize = 4, MaxTotalTokens = 48 });
+        var outputs = engine.Generate(Enumerable.Repeat((IReadOnlyList<int>)prompt, 3).ToList(), p);
+        Assert.True(engine.Scheduler.Retractions > 0, "the KV pool was never short");
+
+        // SGLang's layout: the prompt's positions, then one per generated token fed back; each as when never retracted.
+        Assert.Equal(1 + tokens.Length - 1, alone.HiddenStates!.Count);
+        Assert.Equal(prompt.Length, alone.HiddenStates[0].Length);
+        foreach (GenerateOutput o in outputs)
+        {
+            Assert.Equal(tokens, o.OutputIds);
+            Assert.Equal(alone.HiddenStates.Select(h => h.Length), o.HiddenStates!.Select(h => h.Length));
+            float[] expected = alone.HiddenStates.SelectMany(h => h).SelectMany(row => row).ToArray();
+            float[] actual = o.HiddenStates!.SelectMany(h => h).SelectMany(row => row).ToArray();
+            Assert.All(expected.Zip(actual), pair => Assert.True(Math.Abs(pair.First - pair.Second) < 1e-3, $"{pair.First} vs {pair.Second}"));
+        }
+    }
+
     internal static void AssertNoLeaks(Specialized.Engine engine)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);
