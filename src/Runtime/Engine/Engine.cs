@@ -152,6 +152,10 @@ public sealed class Engine : IDisposable, IAsyncDisposable
     public IReadOnlyList<GenerateOutput> Generate(IReadOnlyList<IReadOnlyList<int>> inputIds, SamplingParams? parameters = null, CancellationToken cancellationToken = default) =>
         Wait(GenerateAsync(inputIds, parameters, cancellationToken));
 
+    /// <summary>One SamplingParams per prompt.</summary>
+    public IReadOnlyList<GenerateOutput> Generate(IReadOnlyList<IReadOnlyList<int>> inputIds, IReadOnlyList<SamplingParams> parameters, CancellationToken cancellationToken = default) =>
+        Wait(GenerateAsync(inputIds, parameters, cancellationToken));
+
     public async Task<GenerateOutput> GenerateAsync(string prompt, SamplingParams? parameters = null, CancellationToken cancellationToken = default) =>
         Single(await GenerateAsync(Prompts([Encode(prompt)], parameters, single: true), cancellationToken).ConfigureAwait(false));
 
@@ -170,6 +174,9 @@ public sealed class Engine : IDisposable, IAsyncDisposable
     public Task<IReadOnlyList<GenerateOutput>> GenerateAsync(IReadOnlyList<IReadOnlyList<int>> inputIds, SamplingParams? parameters = null, CancellationToken cancellationToken = default) =>
         GenerateAsync(Prompts(inputIds.Select(ids => ids.ToArray()).ToList(), parameters, single: false), cancellationToken);
 
+    public Task<IReadOnlyList<GenerateOutput>> GenerateAsync(IReadOnlyList<IReadOnlyList<int>> inputIds, IReadOnlyList<SamplingParams> parameters, CancellationToken cancellationToken = default) =>
+        GenerateAsync(Prompts(inputIds.Select(ids => ids.ToArray()).ToList(), parameters), cancellationToken);
+
     // ---------------------------------------------------------------- streaming
 
     /// <summary>Incremental chunks: text deltas that concatenate to the non-streamed text; the last chunk carries the finish reason.</summary>
@@ -184,6 +191,13 @@ public sealed class Engine : IDisposable, IAsyncDisposable
         GenerateStreamAsync(prompts, parameters, cancellationToken).ToBlockingEnumerable(cancellationToken);
 
     public IEnumerable<StreamChunk> GenerateStream(IReadOnlyList<IReadOnlyList<int>> inputIds, SamplingParams? parameters = null, CancellationToken cancellationToken = default) =>
+        GenerateStreamAsync(inputIds, parameters, cancellationToken).ToBlockingEnumerable(cancellationToken);
+
+    /// <summary>One SamplingParams per prompt.</summary>
+    public IEnumerable<StreamChunk> GenerateStream(IReadOnlyList<string> prompts, IReadOnlyList<SamplingParams> parameters, CancellationToken cancellationToken = default) =>
+        GenerateStreamAsync(prompts, parameters, cancellationToken).ToBlockingEnumerable(cancellationToken);
+
+    public IEnumerable<StreamChunk> GenerateStream(IReadOnlyList<IReadOnlyList<int>> inputIds, IReadOnlyList<SamplingParams> parameters, CancellationToken cancellationToken = default) =>
         GenerateStreamAsync(inputIds, parameters, cancellationToken).ToBlockingEnumerable(cancellationToken);
 
     public IEnumerable<StreamChunk> GenerateStream(IReadOnlyList<ChatMessage> messages, SamplingParams? parameters = null, CancellationToken cancellationToken = default) =>
@@ -203,6 +217,12 @@ public sealed class Engine : IDisposable, IAsyncDisposable
 
     public IAsyncEnumerable<StreamChunk> GenerateStreamAsync(IReadOnlyList<IReadOnlyList<int>> inputIds, SamplingParams? parameters = null, CancellationToken cancellationToken = default) =>
         Stream(Prompts(inputIds.Select(ids => ids.ToArray()).ToList(), parameters, single: false), cancellationToken);
+
+    public IAsyncEnumerable<StreamChunk> GenerateStreamAsync(IReadOnlyList<string> prompts, IReadOnlyList<SamplingParams> parameters, CancellationToken cancellationToken = default) =>
+        Stream(Prompts(prompts.Select(Encode).ToList(), parameters), cancellationToken);
+
+    public IAsyncEnumerable<StreamChunk> GenerateStreamAsync(IReadOnlyList<IReadOnlyList<int>> inputIds, IReadOnlyList<SamplingParams> parameters, CancellationToken cancellationToken = default) =>
+        Stream(Prompts(inputIds.Select(ids => ids.ToArray()).ToList(), parameters), cancellationToken);
 
     // ---------------------------------------------------------------- metrics and lifetime
 

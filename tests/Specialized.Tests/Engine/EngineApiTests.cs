@@ -61,6 +61,30 @@ public sealed class EngineApiTests : IClassFixture<TinyTextModel>, IDisposable
     }
 
     [Fact]
+    public async Task Token_id_batches_take_one_sampling_params_per_prompt()
+    {
+        IReadOnlyList<IReadOnlyList<int>> prompts = [_engine.Tokenizer!.Encode("one"), _engine.Tokenizer.Encode("two three")];
+        SamplingParams[] parameters = [Greedy(3), new() { Temperature = 2.0f, TopK = 50, Seed = 99, MaxNewTokens = 5, IgnoreEos = true }];
+        int[][] alone = prompts.Select((ids, i) => _engine.Generate(ids, parameters[i]).OutputIds.ToArray()).ToArray();
+
+        Assert.Equal(alone, _engine.Generate(prompts, parameters).Select(o => o.OutputIds));
+        Assert.Equal(alone, (await _engine.GenerateAsync(prompts, parameters)).Select(o => o.OutputIds));
+        Assert.Equal(alone, ByIndex(_engine.GenerateStream(prompts, parameters), prompts.Count));
+        var asyncChunks = new List<StreamChunk>();
+        await foreach (StreamChunk c in _engine.GenerateStreamAsync(prompts, parameters)) asyncChunks.Add(c);
+        Assert.Equal(alone, ByIndex(asyncChunks, prompts.Count));
+        Assert.Equal(alone, ByIndex(_engine.GenerateStream(["one", "two three"], parameters), prompts.Count));
+
+        Assert.Throws<ArgumentException>(() => _engine.Generate(prompts, [Greedy()]));
+    }
+
+    private static int[][] ByIndex(IEnumerable<StreamChunk> chunks, int prompts)
+    {
+        List<StreamChunk> all = chunks.ToList();
+        return Enumerable.Range(0, prompts).Select(i => all.Where(c => c.Index == i).SelectMany(c => c.NewOutputIds).ToArray()).ToArray();
+    }
+
+    [Fact]
     public void A_stop_string_spanning_tokens_ends_the_text_before_it()
     {
         GenerateOutput free = _engine.Generate(Prompt, Greedy(16));
