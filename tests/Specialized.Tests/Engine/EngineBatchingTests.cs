@@ -48,21 +48,30 @@ public sealed class EngineBatchingTests
         }
     }
 
+    // Each row must give HF's tokens, so the outputs are the same with and without the prefix cache and chunking.
     [Theory]
     [InlineData(16, -1, false)]   // pages of 16, no chunking
     [InlineData(1, 4, false)]     // token pages, prompts prefilled 4 tokens a step among decodes
+    [InlineData(4, 5, false)]     // chunks that straddle pages
     [InlineData(4, 5, true)]      // no prefix cache
     public void A_batch_of_mixed_lengths_gives_each_request_its_own_tokens(int pageSize, int chunk, bool noRadix)
     {
         using var engine = Create(new EngineOptions { PageSize = pageSize, ChunkedPrefillSize = chunk, DisableRadixCache = noRadix });
-        // Every case twice, interleaved, so later ones find their prompt in the prefix cache while earlier ones decode.
-        var prompts = Cases.Concat(Cases).Select(c => (IReadOnlyList<int>)c.Prompt).ToList();
-        var outputs = engine.Generate(prompts, Greedy(Cases.Max(c => c.Tokens.Length)));
-        for (int i = 0; i < prompts.Count; i++)
+        // The longest case first, alone: its KV goes to the prefix cache when it finishes, before the batch comes.
+        var longest = Cases.MaxBy(c => c.Prompt.Length);
+        Assert.Equal(longest.Tokens, engine.Generate(longest.Prompt, Greedy(longest.Tokens.Length)).OutputIds);
+
+        // Then every case twice, interleaved: the longest ones start from the cache while the others prefill.
+        var batch = Cases.Concat(Cases).ToList();
+        var outputs = engine.Generate(batch.Select(c => (IReadOnlyList<int>)c.Prompt).ToList(), batch.Select(c => Greedy(c.Tokens.Length)).ToList());
+        for (int i = 0; i < batch.Count; i++)
         {
-            int[] expected = Cases[i % Cases.Length].Tokens;
-            Assert.Equal(expected, outputs[i].OutputIds.Take(expected.Length));
+            Assert.Equal(batch[i].Tokens, outputs[i].OutputIds);
+            // A hit is whole pages of the prompt, less its last token, which is computed to sample from.
+            int cached = !noRadix && batch[i].Prompt == longest.Prompt ? (longest.Prompt.Length - 1) / pageSize * pageSize : 0;
+            Assert.Equal(cached, outputs[i].MetaInfo.CachedTokens);
         }
+        Assert.True(noRadix || outputs.Any(o => o.MetaInfo.CachedTokens > 0));
     }
 
     [Fact]
