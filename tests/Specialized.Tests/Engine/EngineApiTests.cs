@@ -84,6 +84,25 @@ public sealed class EngineApiTests : IClassFixture<TinyTextModel>, IDisposable
         return Enumerable.Range(0, prompts).Select(i => all.Where(c => c.Index == i).SelectMany(c => c.NewOutputIds).ToArray()).ToArray();
     }
 
+    // HF's fast tokenizer, which SGLang decodes Qwen with, ignores spaces_between_special_tokens: it decodes
+    // [151644, 151645] as "<|im_start|><|im_end|>" (Text/Data/golden_ids.json). So does the engine, either way.
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Special_tokens_kept_in_the_text_have_no_spaces_between_them(bool spacesBetweenSpecialTokens)
+    {
+        const int ImStart = 151644, ImEnd = 151645;
+        var p = new SamplingParams
+        {
+            Temperature = 1.0f, Seed = 3, MaxNewTokens = 8, IgnoreEos = true, SkipSpecialTokens = false,
+            SpacesBetweenSpecialTokens = spacesBetweenSpecialTokens, LogitBias = new Dictionary<int, float> { [ImStart] = 100, [ImEnd] = 100 },
+        };
+        GenerateOutput output = _engine.Generate(Prompt, p);
+        Assert.All(output.OutputIds, id => Assert.Contains(id, new[] { ImStart, ImEnd }));
+        Assert.Equal(string.Concat(output.OutputIds.Select(id => id == ImStart ? "<|im_start|>" : "<|im_end|>")), output.Text);
+        Assert.Equal(output.Text, string.Concat(_engine.GenerateStream(Prompt, p).Select(c => c.TextDelta)));
+    }
+
     [Fact]
     public void A_stop_string_spanning_tokens_ends_the_text_before_it()
     {
