@@ -17,7 +17,10 @@ public sealed record EngineOptions
     /// </summary>
     public int? MaxRunningRequests { get; init; }
 
-    /// <summary>KV cache capacity in tokens. Default: <see cref="MemoryFraction"/> of the GPU's memory, or 65536 tokens on the CPU.</summary>
+    /// <summary>
+    /// KV cache capacity in tokens. Default: <see cref="MemoryFraction"/> of the GPU's memory; on the CPU, four times
+    /// the context length, at most 16384 tokens.
+    /// </summary>
     public int? MaxTotalTokens { get; init; }
 
     /// <summary>Fraction of GPU memory for weights, activations and KV cache together, when MaxTotalTokens is not set.</summary>
