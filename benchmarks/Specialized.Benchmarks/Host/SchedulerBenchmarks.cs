@@ -34,8 +34,9 @@ public class SchedulerBenchmarks
     {
         ModelSpec spec = ModelConfig.Load(Path.Combine(RepoFiles.Models, "Qwen2.5-0.5B-Instruct", "config.json"));
         int pages = Requests * (Prompt + NewTokens) / 16 * 2 + 64;
-        _runner = new NullRunner(spec, new RunnerOptions(8192 + Requests, Requests, new KvCacheLayout(pages, 16), Prompt + NewTokens + 16));
-        _scheduler = new Scheduler(_runner, new SchedulerLimits(Requests, 8192 + Requests, RadixCache: true), NullLogger.Instance);
+        var limits = new SchedulerLimits(Requests, PrefillTokens: 8192, RadixCache: true);
+        _runner = new NullRunner(spec, new RunnerOptions(limits.StepTokens, Requests, new KvCacheLayout(pages, 16), Prompt + NewTokens + 16));
+        _scheduler = new Scheduler(_runner, limits, NullLogger.Instance);
         var rng = new Random(1);
         _prompts = Enumerable.Range(0, Requests).Select(_ => Enumerable.Range(0, Prompt).Select(_ => rng.Next(spec.VocabSize)).ToArray()).ToArray();
     }

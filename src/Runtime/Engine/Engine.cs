@@ -70,11 +70,11 @@ public sealed class Engine : IDisposable, IAsyncDisposable
             bool gpu = _backend.Name == "cuda";
             int maxRunning = options.MaxRunningRequests ?? (gpu ? 1024 : 32);
             int chunk = options.ChunkedPrefillSize ?? (gpu ? 8192 : 512);
-            int stepTokens = (chunk == -1 ? ContextLength : chunk) + maxRunning;
-            int kvTokens = options.MaxTotalTokens ?? DefaultKvTokens(spec, stepTokens, maxRunning, options.MemoryFraction);
+            var limits = new SchedulerLimits(maxRunning, chunk == -1 ? ContextLength : chunk, !options.DisableRadixCache);
+            int kvTokens = options.MaxTotalTokens ?? DefaultKvTokens(spec, limits.StepTokens, maxRunning, options.MemoryFraction);
             int pageSize = options.PageSize;
             int graphBatch = options.DisableCudaGraph ? 0 : Math.Min(options.CudaGraphMaxBatchSize ?? 256, maxRunning);
-            var runnerOptions = new RunnerOptions(stepTokens, maxRunning, new KvCacheLayout((kvTokens + pageSize - 1) / pageSize, pageSize), ContextLength,
+            var runnerOptions = new RunnerOptions(limits.StepTokens, maxRunning, new KvCacheLayout((kvTokens + pageSize - 1) / pageSize, pageSize), ContextLength,
                 graphBatch, BackgroundCompile: true, Bf16Activations: options.Bf16Activations);
             _model = ModelLoader.Load(modelPath, _backend, _ => runnerOptions, options.Progress);
             foreach (var warning in _model.Warnings) logger.LogWarning("{Warning}", warning);
@@ -83,7 +83,7 @@ public sealed class Engine : IDisposable, IAsyncDisposable
             Tokenizer = tokenizer.GetAwaiter().GetResult();
             _eosTokenIds = EosTokens.Of(modelPath, spec, Tokenizer);
             _seedBase = options.RandomSeed ?? Random.Shared.NextInt64();
-            _scheduler = new Scheduler(_model.Runner, new SchedulerLimits(maxRunning, stepTokens, !options.DisableRadixCache), logger);
+            _scheduler = new Scheduler(_model.Runner, limits, logger);
             _telemetry = new EngineTelemetry(GetMetrics, logger, options.MetricsLogInterval);
         }
         catch
@@ -152,6 +152,10 @@ public sealed class Engine : IDisposable, IAsyncDisposable
     public IReadOnlyList<GenerateOutput> Generate(IReadOnlyList<IReadOnlyList<int>> inputIds, SamplingParams? parameters = null, CancellationToken cancellationToken = default) =>
         Wait(GenerateAsync(inputIds, parameters, cancellationToken));
 
+    /// <summary>One SamplingParams per prompt.</summary>
+    public IReadOnlyList<GenerateOutput> Generate(IReadOnlyList<IReadOnlyList<int>> inputIds, IReadOnlyList<SamplingParams> parameters, CancellationToken cancellationToken = default) =>
+        Wait(GenerateAsync(inputIds, parameters, cancellationToken));
+
     public async Task<GenerateOutput> GenerateAsync(string prompt, SamplingParams? parameters = null, CancellationToken cancellationToken = default) =>
         Single(await GenerateAsync(Prompts([Encode(prompt)], parameters, single: true), cancellationToken).ConfigureAwait(false));
 
@@ -170,6 +174,9 @@ public sealed class Engine : IDisposable, IAsyncDisposable
     public Task<IReadOnlyList<GenerateOutput>> GenerateAsync(IReadOnlyList<IReadOnlyList<int>> inputIds, SamplingParams? parameters = null, CancellationToken cancellationToken = default) =>
         GenerateAsync(Prompts(inputIds.Select(ids => ids.ToArray()).ToList(), parameters, single: false), cancellationToken);
 
+    public Task<IReadOnlyList<GenerateOutput>> GenerateAsync(IReadOnlyList<IReadOnlyList<int>> inputIds, IReadOnlyList<SamplingParams> parameters, CancellationToken cancellationToken = default) =>
+        GenerateAsync(Prompts(inputIds.Select(ids => ids.ToArray()).ToList(), parameters), cancellationToken);
+
     // ---------------------------------------------------------------- streaming
 
     /// <summary>Incremental chunks: text deltas that concatenate to the non-streamed text; the last chunk carries the finish reason.</summary>
@@ -184,6 +191,13 @@ public sealed class Engine : IDisposable, IAsyncDisposable
         GenerateStreamAsync(prompts, parameters, cancellationToken).ToBlockingEnumerable(cancellationToken);
 
     public IEnumerable<StreamChunk> GenerateStream(IReadOnlyList<IReadOnlyList<int>> inputIds, SamplingParams? parameters = null, CancellationToken cancellationToken = default) =>
+        GenerateStreamAsync(inputIds, parameters, cancellationToken).ToBlockingEnumerable(cancellationToken);
+
+    /// <summary>One SamplingParams per prompt.</summary>
+    public IEnumerable<StreamChunk> GenerateStream(IReadOnlyList<string> prompts, IReadOnlyList<SamplingParams> parameters, CancellationToken cancellationToken = default) =>
+        GenerateStreamAsync(prompts, parameters, cancellationToken).ToBlockingEnumerable(cancellationToken);
+
+    public IEnumerable<StreamChunk> GenerateStream(IReadOnlyList<IReadOnlyList<int>> inputIds, IReadOnlyList<SamplingParams> parameters, CancellationToken cancellationToken = default) =>
         GenerateStreamAsync(inputIds, parameters, cancellationToken).ToBlockingEnumerable(cancellationToken);
 
     public IEnumerable<StreamChunk> GenerateStream(IReadOnlyList<ChatMessage> messages, SamplingParams? parameters = null, CancellationToken cancellationToken = default) =>
@@ -203,6 +217,12 @@ public sealed class Engine : IDisposable, IAsyncDisposable
 
     public IAsyncEnumerable<StreamChunk> GenerateStreamAsync(IReadOnlyList<IReadOnlyList<int>> inputIds, SamplingParams? parameters = null, CancellationToken cancellationToken = default) =>
         Stream(Prompts(inputIds.Select(ids => ids.ToArray()).ToList(), parameters, single: false), cancellationToken);
+
+    public IAsyncEnumerable<StreamChunk> GenerateStreamAsync(IReadOnlyList<string> prompts, IReadOnlyList<SamplingParams> parameters, CancellationToken cancellationToken = default) =>
+        Stream(Prompts(prompts.Select(Encode).ToList(), parameters), cancellationToken);
+
+    public IAsyncEnumerable<StreamChunk> GenerateStreamAsync(IReadOnlyList<IReadOnlyList<int>> inputIds, IReadOnlyList<SamplingParams> parameters, CancellationToken cancellationToken = default) =>
+        Stream(Prompts(inputIds.Select(ids => ids.ToArray()).ToList(), parameters), cancellationToken);
 
     // ---------------------------------------------------------------- metrics and lifetime
 
@@ -351,7 +371,11 @@ public sealed class Engine : IDisposable, IAsyncDisposable
 
     private static T Wait<T>(Task<T> task) => task.GetAwaiter().GetResult();
 
-    /// <summary>KV tokens that fit: on a GPU, what the memory fraction leaves after weights and activations; on the CPU, 16384.</summary>
+    /// <summary>
+    /// KV tokens that fit: on a GPU, what the memory fraction leaves after weights and activations; on the CPU, four
+    /// full contexts, at most 16384 tokens: host memory is not measured, and 16384 tokens of Qwen2.5-0.5B's float32 KV
+    /// take about 400 MB.
+    /// </summary>
     private int DefaultKvTokens(ModelSpec spec, int stepTokens, int maxRunning, double fraction)
     {
         long bytesPerToken = 2L * spec.NumHiddenLayers * spec.KvSize * sizeof(float);

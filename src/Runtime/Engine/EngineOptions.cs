@@ -17,13 +17,19 @@ public sealed record EngineOptions
     /// </summary>
     public int? MaxRunningRequests { get; init; }
 
-    /// <summary>KV cache capacity in tokens. Default: <see cref="MemoryFraction"/> of the GPU's memory, or 65536 tokens on the CPU.</summary>
+    /// <summary>
+    /// KV cache capacity in tokens. Default: <see cref="MemoryFraction"/> of the GPU's memory; on the CPU, four times
+    /// the context length, at most 16384 tokens.
+    /// </summary>
     public int? MaxTotalTokens { get; init; }
 
     /// <summary>Fraction of GPU memory for weights, activations and KV cache together, when MaxTotalTokens is not set.</summary>
     public double MemoryFraction { get; init; } = 0.85;
 
-    /// <summary>Prompt tokens prefilled per step (longer prompts are chunked). Default: 8192 on a GPU, 512 on the CPU; -1 disables chunking.</summary>
+    /// <summary>
+    /// Prompt tokens prefilled per step (longer prompts are chunked); the step's decoding requests add one token each
+    /// beside them. Default: 8192 on a GPU, 512 on the CPU; -1 disables chunking.
+    /// </summary>
     public int? ChunkedPrefillSize { get; init; }
 
     /// <summary>Turns off the radix prefix cache: every prompt is prefilled in full.</summary>

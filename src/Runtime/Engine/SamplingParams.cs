@@ -48,7 +48,12 @@ public sealed record SamplingParams
     /// <summary>Leave special tokens out of the text.</summary>
     public bool SkipSpecialTokens { get; init; } = true;
 
-    /// <summary>Put spaces between special tokens in the text (HF's decode option).</summary>
+    /// <summary>
+    /// HF's decode option for putting spaces between added tokens in the text. Accepted for SGLang parity, and has no
+    /// effect, as in SGLang: SGLang decodes Qwen with the fast (tokenizers) tokenizer, whose decode ignores it and
+    /// joins special tokens with nothing between them (&lt;|im_start|&gt;&lt;|im_end|&gt;); only HF's slow Python
+    /// tokenizers read it.
+    /// </summary>
     public bool SpacesBetweenSpecialTokens { get; init; } = true;
 
     /// <summary>Keep the matched stop string or stop token in the output text.</summary>
@@ -100,6 +105,7 @@ public sealed record SamplingParams
             throw OutOfRange("frequency_penalty", nameof(FrequencyPenalty), "must be in [-2, 2]", FrequencyPenalty);
         if (!(PresencePenalty >= -2 && PresencePenalty <= 2))
             throw OutOfRange("presence_penalty", nameof(PresencePenalty), "must be in [-2, 2]", PresencePenalty);
+        // As SGLang's verify() now has it; its older releases accepted 0, which divides positive logits by zero.
         if (!(RepetitionPenalty > 0 && RepetitionPenalty <= 2))
             throw OutOfRange("repetition_penalty", nameof(RepetitionPenalty), "must be in (0, 2] (1 is no penalty)", RepetitionPenalty);
         if (N < 1) throw OutOfRange("n", nameof(N), "must be at least 1", N);

@@ -85,6 +85,12 @@ internal sealed class Request
     /// <summary>Prompt then output tokens: the sequence whose KV the model needs before sampling the next token.</summary>
     public int TotalTokens => PromptIds.Length + OutputIds.Count;
 
+    /// <summary>
+    /// Whether the next step feeds back the last output token alone. A retracted request computing its outputs again
+    /// is prefilling, and so is a prompt whose last chunk happens to be one token.
+    /// </summary>
+    public bool IsDecoding => OutputIds.Count > 0 && ComputedTokens + 1 == TotalTokens;
+
     public int TokenAt(int i) => i < PromptIds.Length ? PromptIds[i] : OutputIds[i - PromptIds.Length];
 
     public int[] Tokens(int start, int count)

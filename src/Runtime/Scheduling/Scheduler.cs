@@ -7,14 +7,24 @@ using Specialized.Sampling;
 
 namespace Specialized.Scheduling;
 
-/// <summary>What a scheduler is sized for. Context length needs no field: each request's MaxNewTokens is already clamped to it.</summary>
-internal sealed record SchedulerLimits(int MaxRunningRequests, int StepTokens, bool RadixCache);
+/// <summary>
+/// What a scheduler is sized for. <paramref name="PrefillTokens"/> caps the prompt tokens of a step, as SGLang's
+/// chunked_prefill_size caps those of a prefill forward. SGLang runs decodes in steps of their own by default (with
+/// enable_mixed_chunk they ride along and take their tokens out of the chunk); every step here mixes them in, and each
+/// decoding request's one token comes on top of the chunk, so a long prompt is cut into the same chunks however many
+/// requests decode. Context length needs no field: each request's MaxNewTokens is already clamped to it.
+/// </summary>
+internal sealed record SchedulerLimits(int MaxRunningRequests, int PrefillTokens, bool RadixCache)
+{
+    /// <summary>The most tokens one step can hold: a full prefill chunk beside one decode token per running request.</summary>
+    public int StepTokens => PrefillTokens + MaxRunningRequests;
+}
 
 /// <summary>
 /// SGLang's scheduler in one thread: continuous batching over a paged KV pool with a radix prefix cache. Every step
 /// runs one forward over a mixed batch: one token for each decoding request, then prompt chunks of requests still
-/// prefilling, then newly admitted requests, up to a token budget (chunked prefill). Requests join and leave at every
-/// step. When the pool runs dry the prefix cache gives back its least recently used pages first; if that is not
+/// prefilling, then newly admitted requests, up to the prefill budget (chunked prefill). Requests join and leave at
+/// every step. When the pool runs dry the prefix cache gives back its least recently used pages first; if that is not
 /// enough, the newest requests are retracted (their KV handed to the cache) and re-queued at the front.
 /// </summary>
 internal sealed class Scheduler : IDisposable
@@ -154,15 +164,16 @@ internal sealed class Scheduler : IDisposable
     /// <summary>Chooses this step's requests and token counts, securing KV pages for them.</summary>
     private Step? Plan()
     {
-        int budget = _limits.StepTokens;
+        int budget = _limits.PrefillTokens;
         var requests = new List<Request>();
         var counts = new List<int>();
 
-        // Decodes first (one token each), then the prefills already under way, oldest first.
-        foreach (Request r in _running.OrderBy(r => r.TotalTokens - r.ComputedTokens == 1 ? 0 : 1).ToList())
+        // Decodes first (one token each, outside the prefill budget), then the prefills already under way, oldest first.
+        foreach (Request r in _running.OrderBy(r => r.IsDecoding ? 0 : 1).ToList())
         {
             if (!_running.Contains(r)) continue;  // retracted to make room for an earlier one
-            int take = Math.Min(r.TotalTokens - r.ComputedTokens, budget);
+            bool decoding = r.IsDecoding;
+            int take = decoding ? 1 : Math.Min(r.TotalTokens - r.ComputedTokens, budget);
             if (take <= 0) continue;
             if (!Reserve(r, take, requests))
             {
@@ -177,7 +188,7 @@ internal sealed class Scheduler : IDisposable
             }
             requests.Add(r);
             counts.Add(take);
-            budget -= take;
+            if (!decoding) budget -= take;
         }
 
         // Then new requests, while the budget, the request limit and the KV pool allow.
@@ -289,8 +300,7 @@ internal sealed class Scheduler : IDisposable
                 sampled.Add(r);
             }
             wantHidden |= r.HiddenStates is not null;
-            bool decoding = n == 1 && r.OutputIds.Count > 0 && r.ComputedTokens + 1 == r.TotalTokens;
-            prefill += decoding ? 0 : n;
+            prefill += r.IsDecoding ? 0 : n;
             at += n;
         }
         starts[^1] = total;
@@ -342,13 +352,27 @@ internal sealed class Scheduler : IDisposable
         }
     }
 
+    /// <summary>
+    /// Keeps the rows of positions not kept yet, in SGLang's layout: prompt positions in element 0 (one chunk after
+    /// another), then one element per output token fed back. A retracted request computes its tokens again from
+    /// position 0 (it takes no prefix-cache hit), so rows it already has are skipped rather than kept twice.
+    /// </summary>
     private static void KeepHidden(Request r, ReadOnlySpan<float> states, int start, int count, int width)
     {
-        var rows = new float[count][];
-        for (int j = 0; j < count; j++) rows[j] = states.Slice((start + j) * width, width).ToArray();
-        bool prompt = r.ComputedTokens < r.PromptIds.Length;
-        if (prompt && r.HiddenStates!.Count == 1) r.HiddenStates[0] = [.. r.HiddenStates[0], .. rows];
-        else r.HiddenStates!.Add(rows);
+        List<float[][]> kept = r.HiddenStates!;
+        int keptPositions = kept.Count == 0 ? 0 : kept[0].Length + kept.Count - 1;
+        int first = Math.Max(r.ComputedTokens, keptPositions), end = r.ComputedTokens + count;
+        int rowOf = start - r.ComputedTokens;  // batch row of position p: rowOf + p
+
+        int promptEnd = Math.Min(end, r.PromptIds.Length);
+        if (first < promptEnd)
+        {
+            var rows = new float[promptEnd - first][];
+            for (int p = first; p < promptEnd; p++) rows[p - first] = states.Slice((rowOf + p) * width, width).ToArray();
+            if (kept.Count == 0) kept.Add(rows);
+            else kept[0] = [.. kept[0], .. rows];
+        }
+        for (int p = Math.Max(first, r.PromptIds.Length); p < end; p++) kept.Add([states.Slice((rowOf + p) * width, width).ToArray()]);
     }
 
     /// <summary>Turns a new token into text and a stream chunk, and ends the request if it should stop.</summary>

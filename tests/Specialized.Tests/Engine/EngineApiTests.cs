@@ -61,6 +61,49 @@ public sealed class EngineApiTests : IClassFixture<TinyTextModel>, IDisposable
     }
 
     [Fact]
+    public async Task Token_id_batches_take_one_sampling_params_per_prompt()
+    {
+        IReadOnlyList<IReadOnlyList<int>> prompts = [_engine.Tokenizer!.Encode("one"), _engine.Tokenizer.Encode("two three")];
+        SamplingParams[] parameters = [Greedy(3), new() { Temperature = 2.0f, TopK = 50, Seed = 99, MaxNewTokens = 5, IgnoreEos = true }];
+        int[][] alone = prompts.Select((ids, i) => _engine.Generate(ids, parameters[i]).OutputIds.ToArray()).ToArray();
+
+        Assert.Equal(alone, _engine.Generate(prompts, parameters).Select(o => o.OutputIds));
+        Assert.Equal(alone, (await _engine.GenerateAsync(prompts, parameters)).Select(o => o.OutputIds));
+        Assert.Equal(alone, ByIndex(_engine.GenerateStream(prompts, parameters), prompts.Count));
+        var asyncChunks = new List<StreamChunk>();
+        await foreach (StreamChunk c in _engine.GenerateStreamAsync(prompts, parameters)) asyncChunks.Add(c);
+        Assert.Equal(alone, ByIndex(asyncChunks, prompts.Count));
+        Assert.Equal(alone, ByIndex(_engine.GenerateStream(["one", "two three"], parameters), prompts.Count));
+
+        Assert.Throws<ArgumentException>(() => _engine.Generate(prompts, [Greedy()]));
+    }
+
+    private static int[][] ByIndex(IEnumerable<StreamChunk> chunks, int prompts)
+    {
+        List<StreamChunk> all = chunks.ToList();
+        return Enumerable.Range(0, prompts).Select(i => all.Where(c => c.Index == i).SelectMany(c => c.NewOutputIds).ToArray()).ToArray();
+    }
+
+    // HF's fast tokenizer, which SGLang decodes Qwen with, ignores spaces_between_special_tokens: it decodes
+    // [151644, 151645] as "<|im_start|><|im_end|>" (Text/Data/golden_ids.json). So does the engine, either way.
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Special_tokens_kept_in_the_text_have_no_spaces_between_them(bool spacesBetweenSpecialTokens)
+    {
+        const int ImStart = 151644, ImEnd = 151645;
+        var p = new SamplingParams
+        {
+            Temperature = 1.0f, Seed = 3, MaxNewTokens = 8, IgnoreEos = true, SkipSpecialTokens = false,
+            SpacesBetweenSpecialTokens = spacesBetweenSpecialTokens, LogitBias = new Dictionary<int, float> { [ImStart] = 100, [ImEnd] = 100 },
+        };
+        GenerateOutput output = _engine.Generate(Prompt, p);
+        Assert.All(output.OutputIds, id => Assert.Contains(id, new[] { ImStart, ImEnd }));
+        Assert.Equal(string.Concat(output.OutputIds.Select(id => id == ImStart ? "<|im_start|>" : "<|im_end|>")), output.Text);
+        Assert.Equal(output.Text, string.Concat(_engine.GenerateStream(Prompt, p).Select(c => c.TextDelta)));
+    }
+
+    [Fact]
     public void A_stop_string_spanning_tokens_ends_the_text_before_it()
     {
         GenerateOutput free = _engine.Generate(Prompt, Greedy(16));

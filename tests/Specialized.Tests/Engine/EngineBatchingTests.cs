@@ -48,21 +48,30 @@ public sealed class EngineBatchingTests
         }
     }
 
+    // Each row must give HF's tokens, so the outputs are the same with and without the prefix cache and chunking.
     [Theory]
     [InlineData(16, -1, false)]   // pages of 16, no chunking
     [InlineData(1, 4, false)]     // token pages, prompts prefilled 4 tokens a step among decodes
+    [InlineData(4, 5, false)]     // chunks that straddle pages
     [InlineData(4, 5, true)]      // no prefix cache
     public void A_batch_of_mixed_lengths_gives_each_request_its_own_tokens(int pageSize, int chunk, bool noRadix)
     {
         using var engine = Create(new EngineOptions { PageSize = pageSize, ChunkedPrefillSize = chunk, DisableRadixCache = noRadix });
-        // Every case twice, interleaved, so later ones find their prompt in the prefix cache while earlier ones decode.
-        var prompts = Cases.Concat(Cases).Select(c => (IReadOnlyList<int>)c.Prompt).ToList();
-        var outputs = engine.Generate(prompts, Greedy(Cases.Max(c => c.Tokens.Length)));
-        for (int i = 0; i < prompts.Count; i++)
+        // The longest case first, alone: its KV goes to the prefix cache when it finishes, before the batch comes.
+        var longest = Cases.MaxBy(c => c.Prompt.Length);
+        Assert.Equal(longest.Tokens, engine.Generate(longest.Prompt, Greedy(longest.Tokens.Length)).OutputIds);
+
+        // Then every case twice, interleaved: the longest ones start from the cache while the others prefill.
+        var batch = Cases.Concat(Cases).ToList();
+        var outputs = engine.Generate(batch.Select(c => (IReadOnlyList<int>)c.Prompt).ToList(), batch.Select(c => Greedy(c.Tokens.Length)).ToList());
+        for (int i = 0; i < batch.Count; i++)
         {
-            int[] expected = Cases[i % Cases.Length].Tokens;
-            Assert.Equal(expected, outputs[i].OutputIds.Take(expected.Length));
+            Assert.Equal(batch[i].Tokens, outputs[i].OutputIds);
+            // A hit is whole pages of the prompt, less its last token, which is computed to sample from.
+            int cached = !noRadix && batch[i].Prompt == longest.Prompt ? (longest.Prompt.Length - 1) / pageSize * pageSize : 0;
+            Assert.Equal(cached, outputs[i].MetaInfo.CachedTokens);
         }
+        Assert.True(noRadix || outputs.Any(o => o.MetaInfo.CachedTokens > 0));
     }
 
     [Fact]
@@ -89,6 +98,32 @@ public sealed class EngineBatchingTests
         Assert.All(outputs, o => Assert.Equal(tokens, o.OutputIds));
         Assert.True(engine.Scheduler.Retractions > 0, "the KV pool was never short");
         AssertNoLeaks(engine);
+    }
+
+    [Fact]
+    public void A_retracted_request_returns_one_hidden_state_per_position()
+    {
+        var (prompt, tokens) = Cases.OrderByDescending(c => c.Prompt.Length).First();
+        SamplingParams p = Greedy(tokens.Length) with { ReturnHiddenStates = true };
+        GenerateOutput alone;
+        using (var roomy = Create(new EngineOptions { PageSize = 4 })) alone = roomy.Generate(prompt, p);
+
+        // As in the test above: three requests of ~35 tokens cannot all hold their KV in 12 pages of 4.
+        using var engine = Create(new EngineOptions { PageSize = 4, MaxTotalTokens = 48 });
+        var outputs = engine.Generate(Enumerable.Repeat((IReadOnlyList<int>)prompt, 3).ToList(), p);
+        Assert.True(engine.Scheduler.Retractions > 0, "the KV pool was never short");
+
+        // SGLang's layout: the prompt's positions, then one per generated token fed back; each as when never retracted.
+        Assert.Equal(1 + tokens.Length - 1, alone.HiddenStates!.Count);
+        Assert.Equal(prompt.Length, alone.HiddenStates[0].Length);
+        foreach (GenerateOutput o in outputs)
+        {
+            Assert.Equal(tokens, o.OutputIds);
+            Assert.Equal(alone.HiddenStates.Select(h => h.Length), o.HiddenStates!.Select(h => h.Length));
+            float[] expected = alone.HiddenStates.SelectMany(h => h).SelectMany(row => row).ToArray();
+            float[] actual = o.HiddenStates!.SelectMany(h => h).SelectMany(row => row).ToArray();
+            Assert.All(expected.Zip(actual), pair => Assert.True(Math.Abs(pair.First - pair.Second) < 1e-3, $"{pair.First} vs {pair.Second}"));
+        }
     }
 
     internal static void AssertNoLeaks(Specialized.Engine engine)

@@ -17,3 +17,16 @@ public sealed class EngineOptionsValidationTests
         new EngineOptions { DisableCudaGraph = true, CudaGraphMaxBatchSize = 1 }.Validate();
     }
 }
+
+/// <summary>What the engine picks when an option is left null.</summary>
+public sealed class EngineOptionsDefaultsTests
+{
+    [Fact]
+    public void The_cpu_kv_cache_holds_four_contexts_by_default()
+    {
+        using var engine = Specialized.Engine.Create(HfModels.Folder("gqa"), new EngineOptions { Device = "cpu" });
+        EngineMetrics metrics = engine.GetMetrics();
+        Assert.Equal(256, engine.ContextLength);
+        Assert.Equal(4 * 256, metrics.TotalKvPages * metrics.PageSize);
+    }
+}

@@ -54,6 +54,35 @@ public sealed class SamplingParamsValidationTests
     [Fact]
     public void Defaults_pass() => Defaults.Validate(Vocab);
 
+    /// <summary>SGLang's SamplingParams defaults (sampling_params.py), field by field.</summary>
+    [Fact]
+    public void Defaults_are_sglangs()
+    {
+        Assert.Equal(128, Defaults.MaxNewTokens);
+        Assert.Equal(0, Defaults.MinNewTokens);
+        Assert.Equal(1.0f, Defaults.Temperature);
+        Assert.Equal(1.0f, Defaults.TopP);
+        Assert.Equal(-1, Defaults.TopK);
+        Assert.Equal(0f, Defaults.MinP);
+        Assert.Equal(0f, Defaults.FrequencyPenalty);
+        Assert.Equal(0f, Defaults.PresencePenalty);
+        Assert.Equal(1.0f, Defaults.RepetitionPenalty);
+        Assert.Null(Defaults.Stop);
+        Assert.Null(Defaults.StopTokenIds);
+        Assert.False(Defaults.IgnoreEos);
+        Assert.True(Defaults.SkipSpecialTokens);
+        Assert.True(Defaults.SpacesBetweenSpecialTokens);
+        Assert.False(Defaults.NoStopTrim);
+        Assert.Equal(1, Defaults.N);
+        Assert.Null(Defaults.Seed);
+        Assert.Null(Defaults.LogitBias);
+        Assert.False(Defaults.IsGreedy);
+        // generate()'s defaults for what SGLang passes beside the sampling params.
+        Assert.False(Defaults.ReturnLogprob);
+        Assert.Equal(0, Defaults.TopLogprobsNum);
+        Assert.False(Defaults.ReturnHiddenStates);
+    }
+
     public static TheoryData<SamplingParams> Boundaries() =>
     [
         Defaults with { MaxNewTokens = 0 },
