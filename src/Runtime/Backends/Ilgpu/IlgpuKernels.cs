@@ -22,7 +22,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _gathered;
 
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<int>, ArrayView<float>, int, TDims> _embed;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, TDims> _norm;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, TDims> _norm;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, ArrayView<float>, GemvShape> _linear;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, ArrayView<float>, int, int, int>? _gemm;
     private readonly TensorCoreGemms? _tensorCoreGemm;
@@ -61,7 +61,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         progress?.Report(new EngineLoadProgress(EngineLoadStage.CompilingKernels));
         bool cuda = accelerator.AcceleratorType == AcceleratorType.Cuda;
         _embed = accelerator.LoadKernel<ArrayView<ushort>, ArrayView<int>, ArrayView<float>, int, TDims>(EmbedKernel.Run);
-        _norm = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, TDims>(RmsNormKernel.Run);
+        _norm = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, TDims>(RmsNormKernel.Run);
         _linear = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, ArrayView<float>, GemvShape>(LinearKernel.Run);
         // Only the kernels this model's shapes use: compiling one costs a good part of a second at start-up. The
         // tensor-core GEMM needs 32-wide input slices; the block attention at most MaxRows query heads per KV head and
@@ -424,7 +424,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     }
 
     private void Norm(ArrayView<float> x, ArrayView<float> weight, ArrayView<float> output, int tokens) =>
-        _norm(_stream, new KernelConfig(tokens, _groupSize), x, x, weight, output, 0, _dims);
+        _norm(_stream, new KernelConfig(tokens, _groupSize), x, weight, output, _dims);
 
     private KernelConfig Elementwise(int count) => new((count + _groupSize - 1) / _groupSize, _groupSize);
 
