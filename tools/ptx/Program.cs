@@ -18,7 +18,9 @@ Type ptxMma = runtime.GetType("Specialized.Kernels.PtxMma", true)!;
 [
     ("TensorCoreGemmKernel", runtime.GetType("Specialized.Kernels.SplitActivations", true)),
     ("ActivationSplitKernel", runtime.GetType("Specialized.Kernels.SplitActivations", true)),
-    ("LinearKernel", null),
+    ("LinearKernel", runtime.GetType("Specialized.Kernels.PlainRows", true)),
+    ("LinearKernel", runtime.GetType("Specialized.Kernels.NormedRows", true)),
+    ("LinearKernel", runtime.GetType("Specialized.Kernels.NormedPairs", true)),
     ("ExtendAttentionKernel", dims),
     ("TensorCoreAttentionKernel", dims),
     ("AttentionCombineKernel", dims),
@@ -36,9 +38,15 @@ foreach ((string name, Type? argument) in kernels)
     {
         run = run.GetGenericArguments().Length == 2 ? run.MakeGenericMethod(argument!, ptxMma) : run.MakeGenericMethod(argument!);
     }
-    // Launch bounds where the engine loads the kernel with them (TensorCoreGemmKernel.Specialization).
-    var specialization = (KernelSpecialization?)run.DeclaringType!.GetProperty("Specialization", BindingFlags.Public | BindingFlags.Static)?.GetValue(null) ?? default;
+    // Launch bounds where the engine loads the kernel with them (TensorCoreGemmKernel.Specialization, and per kind of rows
+    // LinearKernel.Specialization<TRows>()).
+    Type owner = run.DeclaringType!;
+    var specialization = (KernelSpecialization?)owner.GetProperty("Specialization", BindingFlags.Public | BindingFlags.Static)?.GetValue(null)
+        ?? (KernelSpecialization?)owner.GetMethod("Specialization", BindingFlags.Public | BindingFlags.Static)?.MakeGenericMethod(argument!).Invoke(null, null)
+        ?? default;
     var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(run), specialization);
-    File.WriteAllText(Path.Combine(outDir, $"{name}.ptx"), compiled.PTXAssembly);
-    Console.WriteLine($"{name}: {compiled.PTXAssembly.Length:N0} characters of PTX");
+    // The GEMV compiles once per kind of input rows: a file each.
+    string file = name == "LinearKernel" ? $"{name}.{argument!.Name}" : name;
+    File.WriteAllText(Path.Combine(outDir, $"{file}.ptx"), compiled.PTXAssembly);
+    Console.WriteLine($"{file}: {compiled.PTXAssembly.Length:N0} characters of PTX");
 }

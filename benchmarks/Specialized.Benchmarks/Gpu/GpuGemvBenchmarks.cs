@@ -17,7 +17,7 @@ public class GpuGemvBenchmarks
     private CudaDevice _device = null!;
     private MemoryBuffer1D<float, Stride1D.Dense> _x = null!, _y = null!, _bias = null!;
     private MemoryBuffer1D<ushort, Stride1D.Dense> _w = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, ArrayView<float>, GemvShape> _gemv = null!;
+    private Gemvs _gemv = null!;
 
     [ParamsSource(nameof(Shapes))]
     public GemmShape Shape { get; set; } = null!;
@@ -38,7 +38,7 @@ public class GpuGemvBenchmarks
         _w = a.Allocate1D(Enumerable.Range(0, Shape.OutDim * Shape.InDim).Select(_ => (ushort)(BitConverter.SingleToUInt32Bits((float)(rng.NextDouble() * 0.1 - 0.05)) >> 16)).ToArray());
         _bias = a.Allocate1D<float>(1);
         _y = a.Allocate1D<float>((long)Tokens * Shape.OutDim);
-        _gemv = a.LoadKernel<ArrayView<Float4>, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, ArrayView<float>, GemvShape>(LinearKernel.Run);
+        _gemv = Gemvs.Load(a);
     }
 
     [GlobalCleanup]
@@ -55,12 +55,10 @@ public class GpuGemvBenchmarks
     public void Gemv()
     {
         Accelerator a = _device.Accelerator;
-        var (config, shape) = GemvShape.Plan(Tokens, Shape.InDim, Shape.OutDim, GemvEpilogue.Store, hasBias: false, normed: false, 0f,
-            a.NumMultiprocessors, LinearKernel.MaxGroupSize);
         for (int i = 0; i < Launches; i++)
         {
-            _gemv(a.DefaultStream, config, ((ArrayView<float>)_x.View).Cast<Float4>(), ((ArrayView<float>)_bias.View).Cast<Float4>(),
-                ((ArrayView<ushort>)_w.View).Cast<Bf16x8>(), _bias.View, _y.View, shape);
+            _gemv.Run(a.DefaultStream, _x.View, default, ((ArrayView<ushort>)_w.View).Cast<Bf16x8>(), _bias.View, false, _y.View, Tokens, Shape.InDim,
+                Shape.OutDim, GemvEpilogue.Store, 0f, a.NumMultiprocessors, LinearKernel.MaxGroupSize);
         }
         _device.Accelerator.Synchronize();
     }

@@ -37,6 +37,55 @@ internal enum GemvEpilogue
 }
 
 /// <summary>
+/// What a GEMV's input rows are (<see cref="LinearKernel"/>), fixed when it compiles, so each kind gets the registers its
+/// own loop needs (one kernel for all three took 109 a thread, and half the SM's warps).
+/// </summary>
+internal interface IGemvRows
+{
+    /// <summary>The rows are the residual stream, RMS-normalized on the way in.</summary>
+    bool Normed { get; }
+
+    /// <summary>Each output reads weight rows o and o + outputs: <see cref="GemvEpilogue.SiluPair"/>.</summary>
+    bool Pair { get; }
+
+    /// <summary>
+    /// Groups an SM holds (the launch bounds, <see cref="LinearKernel.Specialization{TRows}"/>): what ptxas needs without
+    /// spilling in the loop, 64 / 79 / 96 registers a thread. Each keeps 32 KB or more of weight loads in flight an SM.
+    /// </summary>
+    int GroupsPerMultiprocessor { get; }
+}
+
+/// <summary>Plain input rows: the o and down projections, the LM head.</summary>
+internal readonly struct PlainRows : IGemvRows
+{
+    public bool Normed => false;
+
+    public bool Pair => false;
+
+    public int GroupsPerMultiprocessor => 4;
+}
+
+/// <summary>Normed input rows: the qkv projection.</summary>
+internal readonly struct NormedRows : IGemvRows
+{
+    public bool Normed => true;
+
+    public bool Pair => false;
+
+    public int GroupsPerMultiprocessor => 3;
+}
+
+/// <summary>Normed input rows onto gate and up row pairs: gate_up with SiLU.</summary>
+internal readonly struct NormedPairs : IGemvRows
+{
+    public bool Normed => true;
+
+    public bool Pair => true;
+
+    public int GroupsPerMultiprocessor => 2;
+}
+
+/// <summary>
 /// y[t, o] = Σ_k x[t, k]·W[o, k] (+ b[o]) with bfloat16 W and float32 accumulation: the GEMV shape of decode (bigger
 /// batches take the tiled GEMMs). A group of G warps (8 on a GPU) takes G / <c>warpsPerRow</c> output rows and up to
 /// <see cref="TokensPerWarp"/> tokens, so each weight row is read once per token block. The warps of a row split its k
@@ -45,7 +94,7 @@ internal enum GemvEpilogue
 /// to memory. Each lane issues four 16-byte weight loads before using any. The warps' sums meet in shared memory and
 /// are added in warp order (deterministic).
 /// <para>
-/// Fused on the way in: with <c>normed</c> the input rows are the residual stream and the GEMV applies RMSNorm to them,
+/// Fused on the way in: with <see cref="IGemvRows.Normed"/> the input rows are the residual stream and the GEMV applies RMSNorm to them,
 /// x · norm / rms(x), as the sum inv_rms · Σ_k x·norm·W, the sum of squares gathered from the same loads, so the norm
 /// costs no pass of its own. On the way out: <see cref="GemvEpilogue"/>. Needs inDim a multiple of 8.
 /// </para>
@@ -62,9 +111,13 @@ internal static class LinearKernel
     /// <summary>A warp's partial sums in shared memory: two rows of four tokens, and four tokens' squares.</summary>
     private const int PartialFloats = 12;
 
+    /// <summary>The launch bounds of a kind of rows: 256 threads, its groups an SM.</summary>
+    public static KernelSpecialization Specialization<TRows>() where TRows : struct, IGemvRows =>
+        new(MaxGroupSize, default(TRows).GroupsPerMultiprocessor);
+
     [KernelName("LinearKernel")]
-    public static void Run(ArrayView<Float4> x, ArrayView<Float4> norm, ArrayView<Bf16x8> weight, ArrayView<float> bias, ArrayView<float> y,
-        GemvShape shape)
+    public static void Run<TRows>(ArrayView<Float4> x, ArrayView<Float4> norm, ArrayView<Bf16x8> weight, ArrayView<float> bias, ArrayView<float> y,
+        GemvShape shape, TRows rows) where TRows : struct, IGemvRows
     {
         ArrayView<float> partials = SharedMemory.Allocate<float>(MaxWarps * PartialFloats);
         int lane = Warp.LaneIdx, warp = Warp.WarpIdx;
@@ -72,7 +125,7 @@ internal static class LinearKernel
         int row = Grid.IdxX * (Group.DimX / 32 / w) + unit;
         int t0 = Grid.IdxY * TokensPerWarp;
         int n = XMath.Min(TokensPerWarp, shape.Tokens - t0);
-        bool pair = shape.Epilogue == (int)GemvEpilogue.SiluPair, normed = shape.Normed != 0;
+        bool pair = rows.Pair, normed = rows.Normed;
         int octets = shape.InDim / 8, xRow = shape.InDim / 4;
 
         Acc acc = default;
@@ -81,24 +134,31 @@ internal static class LinearKernel
             ArrayView<Bf16x8> w0 = weight.SubView((long)row * octets, octets);
             ArrayView<Bf16x8> w1 = weight.SubView((long)(pair ? row + shape.Outputs : row) * octets, octets);
             int stride = 32 * w;
-            // The loads past the row are skipped, not zeroed: their activations would lie past the row too.
-            for (int j = slice * 32 + lane; j < octets; j += 4 * stride)
+            // Four 16-byte weight loads a lane in flight: four octets of the row, or two of gate's and two of up's. The
+            // loads past the row are skipped, not zeroed: their activations would lie past the row too.
+            if (pair)
             {
-                bool has1 = j + stride < octets, has2 = j + 2 * stride < octets, has3 = j + 3 * stride < octets;
-                Bf16x8 a0 = w0[j], a1 = has1 ? w0[j + stride] : default, a2 = has2 ? w0[j + 2 * stride] : default, a3 = has3 ? w0[j + 3 * stride] : default;
-                Bf16x8 b0 = default, b1 = default, b2 = default, b3 = default;
-                if (pair)
+                for (int j = slice * 32 + lane; j < octets; j += 2 * stride)
                 {
-                    b0 = w1[j];
-                    b1 = has1 ? w1[j + stride] : default;
-                    b2 = has2 ? w1[j + 2 * stride] : default;
-                    b3 = has3 ? w1[j + 3 * stride] : default;
+                    bool has1 = j + stride < octets;
+                    Bf16x8 g0 = w0[j], u0 = w1[j], g1 = has1 ? w0[j + stride] : default, u1 = has1 ? w1[j + stride] : default;
+                    int k = t0 * xRow + 2 * j;
+                    acc = acc.Add(g0, u0, x, norm, k, 2 * j, xRow, n, pair: true, normed);
+                    if (has1) acc = acc.Add(g1, u1, x, norm, k + 2 * stride, 2 * (j + stride), xRow, n, pair: true, normed);
                 }
-                int k = t0 * xRow + 2 * j;
-                acc = acc.Add(a0, b0, x, norm, k, 2 * j, xRow, n, pair, normed);
-                if (has1) acc = acc.Add(a1, b1, x, norm, k + 2 * stride, 2 * (j + stride), xRow, n, pair, normed);
-                if (has2) acc = acc.Add(a2, b2, x, norm, k + 4 * stride, 2 * (j + 2 * stride), xRow, n, pair, normed);
-                if (has3) acc = acc.Add(a3, b3, x, norm, k + 6 * stride, 2 * (j + 3 * stride), xRow, n, pair, normed);
+            }
+            else
+            {
+                for (int j = slice * 32 + lane; j < octets; j += 4 * stride)
+                {
+                    bool has1 = j + stride < octets, has2 = j + 2 * stride < octets, has3 = j + 3 * stride < octets;
+                    Bf16x8 a0 = w0[j], a1 = has1 ? w0[j + stride] : default, a2 = has2 ? w0[j + 2 * stride] : default, a3 = has3 ? w0[j + 3 * stride] : default;
+                    int k = t0 * xRow + 2 * j;
+                    acc = acc.Add(a0, default, x, norm, k, 2 * j, xRow, n, pair: false, normed);
+                    if (has1) acc = acc.Add(a1, default, x, norm, k + 2 * stride, 2 * (j + stride), xRow, n, pair: false, normed);
+                    if (has2) acc = acc.Add(a2, default, x, norm, k + 4 * stride, 2 * (j + 2 * stride), xRow, n, pair: false, normed);
+                    if (has3) acc = acc.Add(a3, default, x, norm, k + 6 * stride, 2 * (j + 3 * stride), xRow, n, pair: false, normed);
+                }
             }
         }
 
@@ -221,31 +281,29 @@ internal static class LinearKernel
 /// </summary>
 internal struct GemvShape
 {
-    public int Tokens, InDim, Outputs, WarpsPerRow, HasBias, Normed, Epilogue;
+    public int Tokens, InDim, Outputs, WarpsPerRow, HasBias, Epilogue;
     public float Eps;
 
     /// <summary>
-    /// The launch for y [tokens, outputs] on a card of <paramref name="multiprocessors"/> SMs in groups of
-    /// <paramref name="groupSize"/> threads: each row split over the fewest warps (1, 2, 4 or 8, at most a group's) that
-    /// give the card about <see cref="TargetWarps"/> warps an SM, but no more than leave each warp 24 of the row's
-    /// octets (a short row split further only idles lanes).
+    /// The launch for y [tokens, outputs] on a card of <paramref name="multiprocessors"/> SMs holding
+    /// <paramref name="groupsPerMultiprocessor"/> groups of <paramref name="groupSize"/> threads each: every row split
+    /// over as many warps (1, 2, 4 or 8, at most a group's) as keep the grid to one wave, so a decode step's small
+    /// projections spread over the whole card, but no more than leave each warp 24 of the row's octets (a short row
+    /// split further only idles lanes).
     /// </summary>
-    public static (KernelConfig Config, GemvShape Shape) Plan(int tokens, int inDim, int outputs, GemvEpilogue epilogue, bool hasBias, bool normed,
-        float eps, int multiprocessors, int groupSize)
+    public static (KernelConfig Config, GemvShape Shape) Plan(int tokens, int inDim, int outputs, GemvEpilogue epilogue, bool hasBias,
+        float eps, int multiprocessors, int groupsPerMultiprocessor, int groupSize)
     {
         int blocks = (tokens + LinearKernel.TokensPerWarp - 1) / LinearKernel.TokensPerWarp, groupWarps = groupSize / 32, octets = inDim / 8;
-        long units = (long)outputs * blocks, target = (long)TargetWarps * multiprocessors;
+        long units = (long)outputs * blocks, slots = (long)groupsPerMultiprocessor * multiprocessors;
+        long Groups(int warpsPerRow) => (units + groupWarps / warpsPerRow - 1) / (groupWarps / warpsPerRow);
         int w = 1;
-        while (2 * w <= groupWarps && units * w < target && octets >= 24 * 2 * w) w *= 2;
+        while (2 * w <= groupWarps && octets >= 24 * 2 * w && Groups(2 * w) <= slots) w *= 2;
         int rowsPerGroup = groupWarps / w;
         var config = new KernelConfig(new Index2D((outputs + rowsPerGroup - 1) / rowsPerGroup, blocks), new Index2D(groupSize, 1));
         return (config, new GemvShape
         {
-            Tokens = tokens, InDim = inDim, Outputs = outputs, WarpsPerRow = w, HasBias = hasBias ? 1 : 0, Normed = normed ? 1 : 0,
-            Epilogue = (int)epilogue, Eps = eps,
+            Tokens = tokens, InDim = inDim, Outputs = outputs, WarpsPerRow = w, HasBias = hasBias ? 1 : 0, Epilogue = (int)epilogue, Eps = eps,
         });
     }
-
-    /// <summary>Warps an SM should hold for a GEMV to keep enough loads in flight: 32 (of its 64).</summary>
-    public const int TargetWarps = 32;
 }

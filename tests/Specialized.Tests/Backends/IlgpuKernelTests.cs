@@ -143,10 +143,10 @@ public sealed class IlgpuGemmTests
     [InlineData(Projection.NormLinear, 6, 1000, 24, 1)]
     [InlineData(Projection.LinearAdd, 6, 1000, 24, 1)]
     [InlineData(Projection.NormGateUp, 6, 1000, 24, 1)]
-    // The GEMV with each row split over the 8 warps of a group (2 SMs to fill): 8 rows of 200 pieces for one token.
-    [InlineData(Projection.NormLinear, 1, 1600, 8, 2)]
-    [InlineData(Projection.LinearAdd, 1, 1600, 8, 2)]
-    [InlineData(Projection.NormGateUp, 1, 1600, 8, 2)]
+    // The GEMV with each row split over the 8 warps of a group (4 SMs to fill): 8 rows of 400 pieces for one token.
+    [InlineData(Projection.NormLinear, 1, 3200, 8, 4)]
+    [InlineData(Projection.LinearAdd, 1, 3200, 8, 4)]
+    [InlineData(Projection.NormGateUp, 1, 3200, 8, 4)]
     // The SIMT tiled GEMM (inputs not whole 32-deep slices), no edge a multiple of its 64 x 64 x 32 tiles.
     [InlineData(Projection.NormLinear, 130, 40, 72, 1)]
     [InlineData(Projection.LinearAdd, 130, 40, 72, 1)]

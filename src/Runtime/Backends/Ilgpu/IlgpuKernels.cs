@@ -23,7 +23,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
 
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<ushort>, ArrayView<int>, ArrayView<float>, int, TDims> _embed;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, TDims> _norm;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, ArrayView<float>, GemvShape> _linear;
+    private readonly Gemvs _gemv;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, ArrayView<float>, int, int, int>? _gemm;
     private readonly TensorCoreGemms? _tensorCoreGemm;
     private readonly MemoryBuffer1D<ushort, Stride1D.Dense>? _activationTerms;
@@ -62,7 +62,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         bool cuda = accelerator.AcceleratorType == AcceleratorType.Cuda;
         _embed = accelerator.LoadKernel<ArrayView<ushort>, ArrayView<int>, ArrayView<float>, int, TDims>(EmbedKernel.Run);
         _norm = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, TDims>(RmsNormKernel.Run);
-        _linear = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, ArrayView<float>, GemvShape>(LinearKernel.Run);
+        _gemv = Gemvs.Load(accelerator);
         // Only the kernels this model's shapes use: compiling one costs a good part of a second at start-up. The
         // tensor-core GEMM needs 32-wide input slices; the block attention at most MaxRows query heads per KV head and
         // head rows of whole 16-byte pieces; the SIMT GEMM and the warp-per-row attention cover the shapes they don't.
@@ -415,13 +415,9 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     }
 
     /// <summary>The GEMV: <paramref name="outputs"/> columns of y (half the weight's rows with <see cref="GemvEpilogue.SiluPair"/>).</summary>
-    private void LaunchGemv(Input input, IlgpuTensor weight, IlgpuTensor? bias, ArrayView<float> y, int tokens, int outputs, GemvEpilogue epilogue)
-    {
-        var (config, shape) = GemvShape.Plan(tokens, weight.Shape[1], outputs, epilogue, bias is not null, input.IsNormed, _dims.RmsNormEps,
-            _accelerator.NumMultiprocessors, _groupSize);
-        ArrayView<float> norm = input.IsNormed ? input.Norm : _empty.View;
-        _linear(_stream, config, input.X.Cast<Float4>(), norm.Cast<Float4>(), weight.B16Octets, bias?.F32 ?? _empty.View, y, shape);
-    }
+    private void LaunchGemv(Input input, IlgpuTensor weight, IlgpuTensor? bias, ArrayView<float> y, int tokens, int outputs, GemvEpilogue epilogue) =>
+        _gemv.Run(_stream, input.X, input.Norm, weight.B16Octets, bias?.F32 ?? _empty.View, bias is not null, y, tokens, weight.Shape[1], outputs, epilogue,
+            _dims.RmsNormEps, _accelerator.NumMultiprocessors, _groupSize);
 
     private void Norm(ArrayView<float> x, ArrayView<float> weight, ArrayView<float> output, int tokens) =>
         _norm(_stream, new KernelConfig(tokens, _groupSize), x, weight, output, _dims);
