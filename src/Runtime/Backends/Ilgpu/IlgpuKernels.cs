@@ -337,20 +337,18 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     }
 
     /// <summary>
-    /// From this many tokens the tiled GEMMs always beat the GEMV, which reads every weight row once per 4 tokens.
+    /// From this many tokens the tiled GEMMs always beat the GEMV, which reads every weight row once per 4 tokens; the
+    /// SIMT GEMM (inputs not whole 32-deep slices) serves from here.
     /// </summary>
     public const int GemmFromTokens = 128;
 
     /// <summary>
-    /// Between <see cref="TensorCoreFromTokens"/> and <see cref="GemmFromTokens"/> tokens, the tensor-core GEMM wins
-    /// when its grid has at least this many tiles to spread over the SMs. Measured on an H100 at 64 tokens
-    /// (benchmarks/RESULTS.md): gate_up, 76 tiles, 57 us against the GEMV's 300 us; o, qkv and down, 7 to 9 tiles,
-    /// 56 / 56 / 285 us against 32 / 40 / 150 us. The LM head over many logit rows has over a thousand tiles.
+    /// From this many tokens every projection takes the tensor-core GEMM: the GEMV reads its weights once per 4 tokens,
+    /// and split K spreads the 896-wide projections' few tiles over the card. Profiled on an H100 (benchmarks/RESULTS.md,
+    /// 2026-12-07), the GEMV at 16 tokens took 53 us for down (4 reads of 8.7 MB) and 70 us for gate_up (4 of 17.4 MB),
+    /// where one read at the card's bandwidth is 3-6 us; the split-K GEMM took 54 us for down at 512 tokens.
     /// </summary>
-    public const int TensorCoreMinTiles = 64;
-
-    /// <summary>Below this many tokens the GEMV reads the weights few enough times to win whatever the shape.</summary>
-    public const int TensorCoreFromTokens = 32;
+    public const int TensorCoreFromTokens = 16;
 
     /// <summary>
     /// A grid this wide (the LM head: 1,187 tiles) takes the tensor-core GEMM from the fifth token on, where the GEMV
@@ -378,9 +376,8 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     /// <summary>Which kernel computes a projection of <paramref name="tokens"/> rows onto <paramref name="outDim"/> outputs.</summary>
     private Route RouteFor(int tokens, int outDim, int inDim)
     {
-        int tensorCoreTiles = TensorCoreGemmKernel.Tiles(tokens, outDim);
-        bool tensorCores = tokens >= GemmFromTokens || (tokens >= TensorCoreFromTokens && tensorCoreTiles >= TensorCoreMinTiles)
-            || (tokens > LinearKernel.TokensPerWarp && tensorCoreTiles >= WideTensorCoreMinTiles);
+        bool tensorCores = tokens >= TensorCoreFromTokens
+            || (tokens > LinearKernel.TokensPerWarp && TensorCoreGemmKernel.Tiles(tokens, outDim) >= WideTensorCoreMinTiles);
         if (_tensorCoreGemm is not null && tensorCores && inDim % TensorCoreGemmKernel.Depth == 0) return Route.TensorCore;
         if (_gemm is not null && tokens >= GemmFromTokens) return Route.Simt;
         return Route.Gemv;
