@@ -18,7 +18,6 @@ namespace Specialized.Kernels;
 /// When there are too few (block, KV head) groups to fill the GPU (a small decode batch over a long context), the keys
 /// are split: grid.Z groups each attend to one range of <c>splitKeys</c> keys and leave their rows' partial softmax
 /// state (max, sum, unnormalized output) in <c>partials</c>, which <see cref="AttentionCombineKernel"/> merges.
-/// The next tile's K and V travel into registers while the current one is attended to.
 /// </summary>
 internal static class ExtendAttentionKernel
 {
@@ -31,12 +30,6 @@ internal static class ExtendAttentionKernel
     private const int TileKeys = 32;
     private const int KStride = TileKeys + 1;
     private const int MaxHeadDim = AttentionKernel.MaxHeadDim;
-
-    /// <summary>
-    /// Launch bounds: five groups an SM, as many as its shared memory holds (41.5 KB a group); ptxas then fits the
-    /// prefetched tile in 48 registers a thread without spilling (59 unbounded: four groups).
-    /// </summary>
-    public static ILGPU.Runtime.KernelSpecialization Specialization => new(GroupSize, 5);
 
     /// <summary>Whether the kernel serves a model: its query heads per KV head fit the rows, its head rows are 16-byte pieces.</summary>
     public static bool Supports(IQwen2Dims dims) => dims.GroupSize <= MaxRows && dims.HeadDim % 4 == 0;
@@ -60,6 +53,7 @@ internal static class ExtendAttentionKernel
         ArrayView<float> queries = SharedMemory.Allocate<float>(MaxRows * MaxHeadDim);
         ArrayView<float> keysT = SharedMemory.Allocate<float>(MaxHeadDim * KStride);
         ArrayView<float> vals = SharedMemory.Allocate<float>(TileKeys * MaxHeadDim);
+        ArrayView<int> slots = SharedMemory.Allocate<int>(TileKeys);
 
         int first = blocks[2 * Grid.IdxX], count = blocks[2 * Grid.IdxX + 1];
         int kvHead = Grid.IdxY;
@@ -75,7 +69,8 @@ internal static class ExtendAttentionKernel
             queries[r * MaxHeadDim + i] = qkv[(first + r / g) * dims.QkvSize + (kvHead * g + r % g) * d + i] * scale;
         }
 
-        var kv = new KvTile(keys.Cast<Float4>(), values.Cast<Float4>(), pageTable, pageOffsets[tokenSequence[first]], pageSize, kvSize, kvBase, d);
+        int pages = pageOffsets[tokenSequence[first]];
+        ArrayView<Float4> keys4 = keys.Cast<Float4>(), values4 = values.Cast<Float4>(), vals4 = vals.Cast<Float4>();
         int split = Grid.IdxZ, splits = Grid.DimZ;
         // This group's keys: start .. lastPos, cut to its range when the keys are split.
         int lastPos = positions[first + count - 1];
@@ -87,16 +82,30 @@ internal static class ExtendAttentionKernel
         }
         Row a = Row.Start(Warp.WarpIdx, rows, g, first, positions, window);
         Row b = Row.Start(Warp.WarpIdx + Warps, rows, g, first, positions, window);
-        // The next tile's K and V are loaded into registers while this one is attended to: a decode step's groups
-        // otherwise wait out a round trip to memory every tile, between two barriers.
-        Pieces next = kv.Load(start, lastPos, t);
-        ArrayView<Float4> vals4 = vals.Cast<Float4>();
         for (int tile = start; tile <= lastPos; tile += TileKeys)
         {
             Group.Barrier();   // the previous tile is consumed (and, the first time, the queries are staged)
-            next.Store(keysT, vals4, t, d);
+            if (t < TileKeys)
+            {
+                int j = tile + t;
+                slots[t] = j <= lastPos ? pageTable[pages + j / pageSize] * pageSize + j % pageSize : -1;
+            }
             Group.Barrier();
-            if (tile + TileKeys <= lastPos) next = kv.Load(tile + TileKeys, lastPos, t);
+            // Consecutive threads take consecutive 16-byte pieces of a key's row: coalesced, four floats a load.
+            int quads = d / 4;
+            for (int e = t; e < TileKeys * quads; e += GroupSize)
+            {
+                int j = e / quads, i = 4 * (e - j * quads);
+                int slot = slots[j];
+                int at = (slot * kvSize + kvBase + i) / 4;
+                Float4 k = slot >= 0 ? keys4[at] : default;
+                keysT[i * KStride + j] = k.A;
+                keysT[(i + 1) * KStride + j] = k.B;
+                keysT[(i + 2) * KStride + j] = k.C;
+                keysT[(i + 3) * KStride + j] = k.D;
+                vals4[(j * MaxHeadDim + i) / 4] = slot >= 0 ? values4[at] : default;
+            }
+            Group.Barrier();
             a = a.Attend(tile, lastPos, queries, keysT, vals, d);
             b = b.Attend(tile, lastPos, queries, keysT, vals, d);
         }
@@ -110,71 +119,6 @@ internal static class ExtendAttentionKernel
             int group = (Grid.IdxX * Grid.DimY + kvHead) * splits + split;
             a.StorePartial(partials, group, d);
             b.StorePartial(partials, group, d);
-        }
-    }
-
-    /// <summary>One KV head's keys and values of a sequence in the paged cache, as the group stages them a tile at a time.</summary>
-    private readonly struct KvTile(ArrayView<Float4> keys, ArrayView<Float4> values, ArrayView<int> pageTable, int pages, int pageSize, int kvSize, int kvBase, int d)
-    {
-        private readonly ArrayView<Float4> _keys = keys, _values = values;
-        private readonly ArrayView<int> _pageTable = pageTable;
-        private readonly int _pages = pages, _pageSize = pageSize, _kvSize = kvSize, _kvBase = kvBase, _quads = d / 4;
-
-        /// <summary>
-        /// Thread t's pieces of the tile from key <paramref name="tile"/>: pieces t + 256 i of its keys' rows, 16 bytes each,
-        /// consecutive threads on consecutive pieces (coalesced); keys past <paramref name="last"/> read as zeros.
-        /// </summary>
-        public Pieces Load(int tile, int last, int t)
-        {
-            // Heads up to 64 wide fill two pieces a thread; the test on the (constant) head size keeps the other two's
-            // registers out of such a model's kernel.
-            bool wide = _quads * TileKeys > 2 * GroupSize;
-            return new(Piece(tile, last, t), Piece(tile, last, t + GroupSize),
-                wide ? Piece(tile, last, t + 2 * GroupSize) : default, wide ? Piece(tile, last, t + 3 * GroupSize) : default);
-        }
-
-        private KeyValue Piece(int tile, int last, int e)
-        {
-            int j = e / _quads, key = tile + j;
-            if (j >= TileKeys || key > last) return default;
-            int slot = _pageTable[_pages + key / _pageSize] * _pageSize + key % _pageSize;
-            int at = (slot * _kvSize + _kvBase) / 4 + e - j * _quads;
-            return new KeyValue(_keys[at], _values[at]);
-        }
-    }
-
-    /// <summary>16 bytes of a key's row and of its value's.</summary>
-    private readonly struct KeyValue(Float4 k, Float4 v)
-    {
-        public readonly Float4 K = k, V = v;
-    }
-
-    /// <summary>A thread's four pieces of a tile (a 128-wide head takes all four; a 64-wide one two), held in registers until staged.</summary>
-    private readonly struct Pieces(KeyValue p0, KeyValue p1, KeyValue p2, KeyValue p3)
-    {
-        private readonly KeyValue _p0 = p0, _p1 = p1, _p2 = p2, _p3 = p3;
-
-        /// <summary>Stages the pieces: K transposed with a padded stride (conflict-free reads across keys), V by rows.</summary>
-        public void Store(ArrayView<float> keysT, ArrayView<Float4> vals4, int t, int d)
-        {
-            int quads = d / 4;
-            Put(_p0, keysT, vals4, t, quads);
-            Put(_p1, keysT, vals4, t + GroupSize, quads);
-            if (quads * TileKeys <= 2 * GroupSize) return;
-            Put(_p2, keysT, vals4, t + 2 * GroupSize, quads);
-            Put(_p3, keysT, vals4, t + 3 * GroupSize, quads);
-        }
-
-        private static void Put(KeyValue p, ArrayView<float> keysT, ArrayView<Float4> vals4, int e, int quads)
-        {
-            int j = e / quads;
-            if (j >= TileKeys) return;
-            int i = 4 * (e - j * quads);
-            keysT[i * KStride + j] = p.K.A;
-            keysT[(i + 1) * KStride + j] = p.K.B;
-            keysT[(i + 2) * KStride + j] = p.K.C;
-            keysT[(i + 3) * KStride + j] = p.K.D;
-            vals4[(j * MaxHeadDim + i) / 4] = p.V;
         }
     }
 

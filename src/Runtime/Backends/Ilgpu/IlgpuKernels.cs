@@ -85,7 +85,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         if (accelerator.MaxNumThreadsPerGroup >= ExtendAttentionKernel.GroupSize && ExtendAttentionKernel.Supports(dims))
         {
             _extendAttention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(
-                ExtendAttentionKernel.Run, ExtendAttentionKernel.Specialization);
+                ExtendAttentionKernel.Run);
         }
         else
         {
