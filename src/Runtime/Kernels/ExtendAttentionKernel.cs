@@ -148,15 +148,15 @@ internal static class ExtendAttentionKernel
             int lane = Warp.LaneIdx;
             int j = tile + lane;
             bool visible = j <= end && j >= Lowest;
-            int q = Index * MaxHeadDim;
+            // Views at the row's query and the lane's key, taken a few elements at a time: shared memory is then
+            // addressed at constant offsets from one base (ILGPU recomputes the address of every indexed access).
+            ArrayView<float> q = queries.SubView(Index * MaxHeadDim), k = keysT.SubView(lane);
             float dot = 0f;
-            int i = 0;
-            for (; i + 4 <= d; i += 4)
+            for (int i = 0; i < d; i += 4)
             {
-                dot += queries[q + i] * keysT[i * KStride + lane] + queries[q + i + 1] * keysT[(i + 1) * KStride + lane]
-                    + queries[q + i + 2] * keysT[(i + 2) * KStride + lane] + queries[q + i + 3] * keysT[(i + 3) * KStride + lane];
+                ArrayView<float> qi = q.SubView(i), ki = k.SubView(i * KStride);
+                dot += qi[0] * ki[0] + qi[1] * ki[KStride] + qi[2] * ki[2 * KStride] + qi[3] * ki[3 * KStride];
             }
-            for (; i < d; i++) dot += queries[q + i] * keysT[i * KStride + lane];
             float score = visible ? dot : float.NegativeInfinity;
 
             // Some key of the tile is visible (the checks above), so the tile's maximum is finite.
@@ -167,15 +167,19 @@ internal static class ExtendAttentionKernel
             float p = visible ? XMath.Exp(score - next) : 0f;
             float sum = Sum * correction + KernelMath.WarpSum(p);
             float o0 = O0 * correction, o1 = O1 * correction, o2 = O2 * correction, o3 = O3 * correction;
-            for (int k = 0; k < TileKeys; k++)
+            // Lane l accumulates elements l, l + 32, l + 64 and l + 96 of the head: the tests on the (constant) head size
+            // drop the ones a model's head lacks. A masked key's weight is 0 (its staged value is finite).
+            bool has0 = d >= 32 || lane < d, has1 = d > 32 && (d >= 64 || lane + 32 < d);
+            bool has2 = d > 64 && (d >= 96 || lane + 64 < d), has3 = d > 96 && (d >= 128 || lane + 96 < d);
+            ArrayView<float> v = vals.SubView(lane);
+            for (int key = 0; key < TileKeys; key += 4)
             {
-                float pk = Warp.Shuffle(p, k);
-                if (pk == 0f) continue;   // the same for every lane: a masked key
-                int at = k * MaxHeadDim + lane;
-                if (lane < d) o0 += pk * vals[at];
-                if (lane + 32 < d) o1 += pk * vals[at + 32];
-                if (lane + 64 < d) o2 += pk * vals[at + 64];
-                if (lane + 96 < d) o3 += pk * vals[at + 96];
+                float p0 = Warp.Shuffle(p, key), p1 = Warp.Shuffle(p, key + 1), p2 = Warp.Shuffle(p, key + 2), p3 = Warp.Shuffle(p, key + 3);
+                ArrayView<float> vk = v.SubView(key * MaxHeadDim);
+                if (has0) o0 += p0 * vk[0] + p1 * vk[MaxHeadDim] + p2 * vk[2 * MaxHeadDim] + p3 * vk[3 * MaxHeadDim];
+                if (has1) o1 += p0 * vk[32] + p1 * vk[MaxHeadDim + 32] + p2 * vk[2 * MaxHeadDim + 32] + p3 * vk[3 * MaxHeadDim + 32];
+                if (has2) o2 += p0 * vk[64] + p1 * vk[MaxHeadDim + 64] + p2 * vk[2 * MaxHeadDim + 64] + p3 * vk[3 * MaxHeadDim + 64];
+                if (has3) o3 += p0 * vk[96] + p1 * vk[MaxHeadDim + 96] + p2 * vk[2 * MaxHeadDim + 96] + p3 * vk[3 * MaxHeadDim + 96];
             }
             return new Row(Index, Position, Lowest, next, sum, o0, o1, o2, o3);
         }

@@ -9,18 +9,24 @@ internal static class KernelMath
     /// <summary>A bfloat16 is the top half of the float32 with the same value.</summary>
     public static float Bf16(uint bits) => Interop.IntAsFloat(bits << 16);
 
-    /// <summary>The sum over the warp, in every lane.</summary>
+    /// <summary>The sum over the warp, in every lane. (Written out: ILGPU keeps a loop over the offsets a loop.)</summary>
     public static float WarpSum(float value)
     {
-        for (int offset = 16; offset > 0; offset >>= 1) value += Warp.ShuffleXor(value, offset);
-        return value;
+        value += Warp.ShuffleXor(value, 16);
+        value += Warp.ShuffleXor(value, 8);
+        value += Warp.ShuffleXor(value, 4);
+        value += Warp.ShuffleXor(value, 2);
+        return value + Warp.ShuffleXor(value, 1);
     }
 
     /// <summary>The maximum over the warp, in every lane.</summary>
     public static float WarpMax(float value)
     {
-        for (int offset = 16; offset > 0; offset >>= 1) value = XMath.Max(value, Warp.ShuffleXor(value, offset));
-        return value;
+        value = XMath.Max(value, Warp.ShuffleXor(value, 16));
+        value = XMath.Max(value, Warp.ShuffleXor(value, 8));
+        value = XMath.Max(value, Warp.ShuffleXor(value, 4));
+        value = XMath.Max(value, Warp.ShuffleXor(value, 2));
+        return XMath.Max(value, Warp.ShuffleXor(value, 1));
     }
 
     /// <summary>The sum over the group, in every thread. Group size is a multiple of 32, at most 1024.</summary>
