@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# On the GPU machine, in ONE device call: this build (.device/app.tar.xz) against an earlier one
+# (.device/app-base.tar.xz: an app.tar.xz that tools/device/pack-app.sh made at the earlier commit, renamed), on the same
+# machine: time to first token, CUDA vs HF float32, batch-1 decode and offline throughput of both, the offline run's
+# profile by operation (SPECIALIZED_PROFILE_OPS), then HF eager and the gpt-fast recipe. ~5 minutes.
+# Usage: ab-compare.sh [NUM_PROMPTS] [INPUT_LEN] [OUTPUT_LEN]
+set -uo pipefail
+source tools/device/setup.sh
+n=${1:-1000}; in=${2:-1024}; out=${3:-256}
+mkdir -p .device/base && tar xJf .device/app-base.tar.xz -C .device/base
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee $OUT/gpu.txt
+cat .device/app/commit.txt .device/base/app/commit.txt | tee -a $OUT/gpu.txt
+ck=/tmp/q05
+cli="dotnet .device/app/specialized.dll"
+timeout 120 $cli make-random-checkpoint --config models/Qwen2.5-0.5B-Instruct/config.json --out $ck --seed 1 --tokenizer models/qwen-tokenizer > /dev/null
+echo "== time to first token from process start, three runs"
+for i in 1 2 3; do
+  s=$(date +%s.%N)
+  timeout 60 $cli generate --model $ck --prompt Hello --max-new-tokens 1 --temperature 0 --device cuda --json > /dev/null 2>&1
+  python3 -c "print(f'{$(date +%s.%N) - $s:.2f} s')"
+done
+echo "== CUDA vs HF float32: prompts of 9 and 1000 tokens, 16 greedy"
+python3 -c "import numpy as np; r=np.random.default_rng(7); open('/tmp/p1000.txt','w').write(','.join(str(int(x)) for x in r.integers(0,151000,1000))); open('/tmp/p9.txt','w').write(','.join(str(int(x)) for x in r.integers(0,151000,9)))"
+for p in 9 1000; do
+  timeout 90 $cli logits --model $ck --input-ids "$(cat /tmp/p$p.txt)" --max-new-tokens 16 --ignore-eos --device cuda --out /tmp/o$p.bin > /tmp/o$p.json 2>> $OUT/hf.log
+done
+timeout 150 python3 tools/device/check_cuda_vs_hf.py --checkpoint $ck --case /tmp/p9.txt /tmp/o9.json /tmp/o9.bin --case /tmp/p1000.txt /tmp/o1000.json /tmp/o1000.bin \
+  --out $OUT/cuda_vs_hf.json 2>&1 | tail -2
+b() { local app=$1; shift; timeout 200 dotnet $app/OfflineThroughput.dll --model $ck --device cuda "$@" 2>&1 | grep -E "Output token|TTFT|ITL|rror|xception"; }
+for app in .device/base/app .device/app; do echo "== $app: decode batch 1, prompt 128, 256 new"; b $app --num-prompts 1 --input-len 128 --output-len 256; done
+for app in .device/base/app .device/app; do echo "== $app: offline $n x $in/$out"; b $app --num-prompts $n --input-len $in --output-len $out; done
+echo "== this build: offline with bf16 activations"; b .device/app --num-prompts $n --input-len $in --output-len $out --bf16-activations
+echo "== this build, profiled: offline"
+SPECIALIZED_PROFILE_OPS=$OUT/ops_offline.txt b .device/app --num-prompts $n --input-len $in --output-len $out; cat $OUT/ops_offline.txt
+echo "== HF transformers eager, batch 1"
+timeout 120 python3 tools/device/torch_baselines.py hf-eager --checkpoint $ck --out $OUT/hf_eager.json 2>&1 | tail -1
+echo "== PyTorch compiled (gpt-fast recipe), batch 1, prompt 128, 256 new"
+timeout 200 python3 tools/device/torch_baselines.py compiled --checkpoint $ck --out $OUT/torch_compiled.json --prompt 128 --new 256 --compile-budget 120 2>&1 | tail -4
