@@ -94,9 +94,10 @@ internal readonly struct NormedPairs : IGemvRows
 /// to memory. Each lane issues four 16-byte weight loads before using any. The warps' sums meet in shared memory and
 /// are added in warp order (deterministic).
 /// <para>
-/// Fused on the way in: with <see cref="IGemvRows.Normed"/> the input rows are the residual stream and the GEMV applies RMSNorm to them,
-/// x · norm / rms(x), as the sum inv_rms · Σ_k x·norm·W, the sum of squares gathered from the same loads, so the norm
-/// costs no pass of its own. On the way out: <see cref="GemvEpilogue"/>. Needs inDim a multiple of 8.
+/// Fused on the way in: with <see cref="IGemvRows.Normed"/> the input rows are the residual stream and the GEMV
+/// applies RMSNorm to them, x · norm / rms(x), as the sum inv_rms · Σ_k x·norm·W, the sum of squares gathered from the
+/// same loads, so the norm costs no pass of its own. On the way out: <see cref="GemvEpilogue"/>. Needs inDim a
+/// multiple of 8.
 /// </para>
 /// </summary>
 internal static class LinearKernel
