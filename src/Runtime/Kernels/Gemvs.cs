@@ -5,8 +5,8 @@ namespace Specialized.Kernels;
 
 /// <summary>
 /// The GEMV as its callers run it (<see cref="LinearKernel"/>): compiled once for each kind of input rows
-/// (<see cref="IGemvRows"/>) and launched on the plan <see cref="GemvShape.Plan"/> makes. The engine's backend, the GEMV
-/// benchmarks and the kernel tests all launch it through here.
+/// (<see cref="IGemvRows"/>) and launched on the plan <see cref="GemvShape.Plan"/> makes. The CUDA backend (and through it
+/// the kernel tests on ILGPU's CPU accelerator) and the GEMV benchmarks launch it through here.
 /// </summary>
 internal sealed class Gemvs
 {
