@@ -23,6 +23,7 @@ Type ptxMma = runtime.GetType("Specialized.Kernels.PtxMma", true)!;
     ("LinearKernel", runtime.GetType("Specialized.Kernels.NormedPairs", true)),
     ("ExtendAttentionKernel", dims),
     ("TensorCoreAttentionKernel", dims),
+    ("DecodeAttentionKernel", dims),
     ("AttentionCombineKernel", dims),
     ("RmsNormKernel", dims),
     ("RopeKvKernel", dims),

@@ -141,6 +141,12 @@ internal readonly struct AFragment(uint r0, uint r1, uint r2, uint r3)
     public readonly uint R0 = r0, R1 = r1, R2 = r2, R3 = r3;
 }
 
+/// <summary>An A fragment as its hi and lo bf16 terms (<see cref="Bf16Split"/>).</summary>
+internal readonly struct SplitFragment(AFragment hi, AFragment lo)
+{
+    public readonly AFragment Hi = hi, Lo = lo;
+}
+
 /// <summary>A B fragment: column g at rows 2q.. (R0) and 2q + 8.. (R1).</summary>
 internal readonly struct BFragment(uint r0, uint r1)
 {

@@ -312,12 +312,6 @@ internal static class TensorCoreAttentionKernel
         public bool Sees(int key) => key >= Low && key <= High;
     }
 
-    /// <summary>An A fragment as its hi and lo terms.</summary>
-    private readonly struct SplitFragment(AFragment hi, AFragment lo)
-    {
-        public readonly AFragment Hi = hi, Lo = lo;
-    }
-
     /// <summary>The warp's 16 query rows (scaled) as split A fragments, one per k16 step of the head: up to 8 (d = 128).</summary>
     private readonly struct Queries(SplitFragment q0, SplitFragment q1, SplitFragment q2, SplitFragment q3,
         SplitFragment q4, SplitFragment q5, SplitFragment q6, SplitFragment q7)

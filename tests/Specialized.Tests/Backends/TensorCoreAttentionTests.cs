@@ -10,19 +10,10 @@ namespace Specialized.Tests.Backends;
 
 /// <summary>
 /// The tensor-core attention (prefill steps) on ILGPU's CPU accelerator with 4-warp groups, where the MMA is emulated
-/// from the PTX fragment layouts (<see cref="Mma"/>), against the CPU backend's attention on the same q, k and v: each
-/// side stores the cached prefix and the chunk's keys and values through its own RoPE kernel, then attends. Outputs
-/// are compared element by element, not through logits, so one key wrongly masked or unmasked shows.
+/// from the PTX fragment layouts (<see cref="Mma"/>), against the CPU backend (<see cref="AttentionComparison"/>).
 /// </summary>
 public sealed class TensorCoreAttentionTests
 {
-    // q, k, v are uniform in [-1, 1]. Scores then have size ~1 (Σ|q·k|/√d ≈ √d/4), and the split bf16 terms carry each
-    // operand to ~2^-17 with three products each, so a score is off by at most ~3·2^-18·1.4 ≈ 2e-5 and an output
-    // element (a convex mix of v) by at most twice that plus the P·V split's ~1e-5: under 1e-4, float32 accumulation
-    // included (both sides sum ~100 terms in float32). A key wrongly seen or hidden moves outputs by its weight,
-    // ~1/context ≥ 1e-2, times |v - o| ~ 0.5: 50x the tolerance, on many elements at once.
-    private const double Tolerance = 1e-4;
-
     private const int PageSize = 4;
 
     /// <summary>
@@ -36,12 +27,13 @@ public sealed class TensorCoreAttentionTests
     [InlineData(10)]
     public void A_chunk_over_a_paged_prefix_and_a_fresh_sequence_match_the_cpu_backend(int window)
     {
-        var dims = Dims(heads: 6, kvHeads: 2, headDim: 16);
+        var dims = AttentionComparison.Dims(heads: 6, kvHeads: 2, headDim: 16);
         Assert.Equal(21, TensorCoreAttentionKernel.TokensPerBlock(dims.GroupSize));
         int[] pagesA = [11, 3, 17, 0, 8, 14, 5, 1, 19, 12, 6, 16, 2, 9, 15, 4], pagesB = [7, 13];
         var prefix = new ForwardBatch(new int[37], Range(0, 37), [0, 37], [0], [pagesA], PageSize, []);
         var chunk = new ForwardBatch(new int[31], [.. Range(37, 26), .. Range(0, 5)], [0, 26, 31], [37, 0], [pagesA, pagesB], PageSize, []);
-        Compare(dims, prefix, chunk, window, seed: 5);
+        Assert.True(IlgpuKernels<RuntimeDims>.UseTensorCoreAttention(chunk.TokenCount, chunk.SequenceCount));
+        AttentionComparison.Compare(dims, prefix, chunk, window, seed: 5, groupSize: TensorCoreAttentionKernel.GroupSize);
     }
 
     /// <summary>
@@ -52,12 +44,13 @@ public sealed class TensorCoreAttentionTests
     [Fact]
     public void Split_keys_over_a_long_prefix_match_the_cpu_backend()
     {
-        var dims = Dims(heads: 2, kvHeads: 1, headDim: 32);
+        var dims = AttentionComparison.Dims(heads: 2, kvHeads: 1, headDim: 32);
         Assert.Equal(2, IlgpuKernels<RuntimeDims>.KeySplits(2, 160, 8));
         int[] pages = Enumerable.Range(0, 40).Select(p => (p * 7) % 40).ToArray();
         var prefix = new ForwardBatch(new int[120], Range(0, 120), [0, 120], [0], [pages], PageSize, []);
         var chunk = new ForwardBatch(new int[40], Range(120, 40), [0, 40], [120], [pages], PageSize, []);
-        Compare(dims, prefix, chunk, window: 0, seed: 6, multiprocessors: 4);
+        Assert.True(IlgpuKernels<RuntimeDims>.UseTensorCoreAttention(chunk.TokenCount, chunk.SequenceCount));
+        AttentionComparison.Compare(dims, prefix, chunk, window: 0, seed: 6, groupSize: TensorCoreAttentionKernel.GroupSize, multiprocessors: 4);
     }
 
     [Theory]
@@ -69,55 +62,6 @@ public sealed class TensorCoreAttentionTests
     [InlineData(1024, 1, true)]    // a prompt
     public void Steps_of_two_tokens_a_sequence_or_more_run_on_tensor_cores(int tokens, int sequences, bool expected) =>
         Assert.Equal(expected, IlgpuKernels<RuntimeDims>.UseTensorCoreAttention(tokens, sequences));
-
-    private static void Compare(RuntimeDims dims, ForwardBatch prefix, ForwardBatch chunk, int window, int seed, int multiprocessors = 1)
-    {
-        var rng = new Random(seed);
-        float[] Random(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
-        float[] prefixQkv = Random(prefix.TokenCount * dims.QkvSize), chunkQkv = Random(chunk.TokenCount * dims.QkvSize);
-        var options = new RunnerOptions(MaxBatchTokens: 64, MaxLogitRows: 1, Kv: new KvCacheLayout(40, PageSize), MaxPositions: 192);
-
-        using var cpu = new CpuBackend();
-        using var gpu = IlgpuBackend.CreateCpuSimulator(TensorCoreAttentionKernel.GroupSize / 32, multiprocessors);
-        Assert.True(IlgpuKernels<RuntimeDims>.UseTensorCoreAttention(chunk.TokenCount, chunk.SequenceCount));
-        float[] expected = Attend(cpu, dims, options, prefix, prefixQkv, chunk, chunkQkv, window);
-        float[] actual = Attend(gpu, dims, options, prefix, prefixQkv, chunk, chunkQkv, window);
-
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-        {
-            int token = i / dims.QSize, head = i % dims.QSize / dims.HeadDim;
-            Assert.True(Math.Abs(expected[i] - actual[i]) < Tolerance,
-                $"token {token}, head {head}, element {i % dims.HeadDim}: {actual[i]} vs {expected[i]}");
-        }
-    }
-
-    private static float[] Attend(IBackend backend, RuntimeDims dims, RunnerOptions options, ForwardBatch prefix, float[] prefixQkv,
-        ForwardBatch chunk, float[] chunkQkv, int window)
-    {
-        IQwen2Kernels<RuntimeDims> kernels = backend.CreateKernels(dims, options);
-        kernels.RopeAndStoreKv(prefix, 0, Upload(backend, prefixQkv, prefix.TokenCount, dims.QkvSize));
-        Tensor qkv = Upload(backend, chunkQkv, chunk.TokenCount, dims.QkvSize);
-        kernels.RopeAndStoreKv(chunk, 0, qkv);
-        Tensor output = backend.CreateActivations(chunk.TokenCount, dims.QSize);
-        kernels.Attention(chunk, 0, window, qkv, output);
-        var result = new float[chunk.TokenCount * dims.QSize];
-        backend.CopyRows(output, chunk.TokenCount, result);
-        return result;
-    }
-
-    private static Tensor Upload(IBackend backend, float[] values, int rows, int columns)
-    {
-        Tensor t = backend.CreateActivations(rows, columns);
-        if (t is IlgpuTensor device) device.F32.SubView(0, values.Length).CopyFromCPU(values);
-        else values.CopyTo(((CpuTensor)t).F32);
-        return t;
-    }
-
-    private static RuntimeDims Dims(int heads, int kvHeads, int headDim) => new(ModelConfig.Parse($$"""
-        {"model_type": "qwen2", "vocab_size": 8, "hidden_size": {{heads * headDim}}, "intermediate_size": 32, "num_hidden_layers": 1,
-         "num_attention_heads": {{heads}}, "num_key_value_heads": {{kvHeads}}}
-        """));
 
     private static int[] Range(int start, int count) => Enumerable.Range(start, count).ToArray();
 }

@@ -14,6 +14,7 @@ internal sealed class DeviceBatch : IDisposable
 {
     private readonly Accelerator _accelerator;
     private readonly int _attentionBlockTokens, _tensorCoreBlockTokens;
+    private readonly bool _decodeBlocks;
     private MemoryBuffer1D<int, Stride1D.Dense> _buffer;
     private int[] _host = new int[64];
     private ForwardBatch? _current;
@@ -22,12 +23,17 @@ internal sealed class DeviceBatch : IDisposable
     /// <param name="tensorCoreBlockTokens">
     /// The same for the tensor-core attention's blocks, listed apart; 0 where that kernel is not loaded (no list).
     /// </param>
+    /// <param name="decodeBlocks">
+    /// Whether the sequences that bring one token are listed apart, for the decode attention (<see cref="DecodeBlocks"/>);
+    /// the tensor-core list then holds the others only.
+    /// </param>
     /// <param name="initialLength">Ints to allocate up front, so that usual batches never move the buffer.</param>
-    public DeviceBatch(Accelerator accelerator, int attentionBlockTokens, int tensorCoreBlockTokens, long initialLength)
+    public DeviceBatch(Accelerator accelerator, int attentionBlockTokens, int tensorCoreBlockTokens, bool decodeBlocks, long initialLength)
     {
         _accelerator = accelerator;
         _attentionBlockTokens = attentionBlockTokens;
         _tensorCoreBlockTokens = tensorCoreBlockTokens;
+        _decodeBlocks = decodeBlocks;
         _buffer = accelerator.Allocate1D<int>(Math.Max(64, initialLength));
     }
 
@@ -47,10 +53,18 @@ internal sealed class DeviceBatch : IDisposable
 
     public int AttentionBlockCount { get; private set; }
 
-    /// <summary>The same runs for the tensor-core attention, of its block size (empty where it is not loaded).</summary>
+    /// <summary>
+    /// The same runs for the tensor-core attention, of its block size (empty where it is not loaded): with decode
+    /// blocks listed apart, only of the sequences that bring two tokens or more.
+    /// </summary>
     public ArrayView<int> TensorCoreAttentionBlocks { get; private set; }
 
     public int TensorCoreAttentionBlockCount { get; private set; }
+
+    /// <summary>(token, 1) for each sequence that brings one token, where decode blocks are listed apart (else empty).</summary>
+    public ArrayView<int> DecodeBlocks { get; private set; }
+
+    public int DecodeBlockCount { get; private set; }
 
     /// <summary>The longest context of the batch's sequences: cached tokens plus this step's.</summary>
     public int LongestContext { get; private set; }
@@ -66,8 +80,12 @@ internal sealed class DeviceBatch : IDisposable
             longest = Math.Max(longest, batch.CachedLengths[s] + batch.SequenceStarts[s + 1] - batch.SequenceStarts[s]);
             pages += batch.PageTables[s].Length;
         }
-        int blocks = BlockCount(batch, _attentionBlockTokens), tensorCoreBlocks = BlockCount(batch, _tensorCoreBlockTokens);
-        int total = 4 * tokens + pages + sequences + batch.LogitRows.Length + 2 * blocks + 2 * tensorCoreBlocks;
+        // Which sequences each list takes, by the tokens they bring: all, or with decode blocks apart 2+ and exactly 1.
+        int multiFrom = _decodeBlocks ? 2 : 1;
+        int blocks = BlockCount(batch, _attentionBlockTokens, 1, int.MaxValue);
+        int tensorCoreBlocks = BlockCount(batch, _tensorCoreBlockTokens, multiFrom, int.MaxValue);
+        int decodeBlocks = _decodeBlocks ? BlockCount(batch, 1, 1, 1) : 0;
+        int total = 4 * tokens + pages + sequences + batch.LogitRows.Length + 2 * (blocks + tensorCoreBlocks + decodeBlocks);
         if (_host.Length < total) _host = new int[Math.Max(total, 2 * _host.Length)];
 
         var packer = new Packer(_host);
@@ -77,8 +95,9 @@ internal sealed class DeviceBatch : IDisposable
         int offsets = packer.Start();
         for (int s = 0, at = 0; s < sequences; at += batch.PageTables[s].Length, s++) packer.Put(at);
         int logitRows = packer.Add(batch.LogitRows);
-        int attentionBlocks = PutBlocks(ref packer, batch, _attentionBlockTokens);
-        int tensorCoreAttentionBlocks = PutBlocks(ref packer, batch, _tensorCoreBlockTokens);
+        int attentionBlocks = PutBlocks(ref packer, batch, _attentionBlockTokens, 1, int.MaxValue);
+        int tensorCoreAttentionBlocks = PutBlocks(ref packer, batch, _tensorCoreBlockTokens, multiFrom, int.MaxValue);
+        int decodeAttentionBlocks = _decodeBlocks ? PutBlocks(ref packer, batch, 1, 1, 1) : packer.Start();
         int pageTable = packer.Start();
         for (int s = 0; s < sequences; s++) packer.Add(batch.PageTables[s]);
 
@@ -104,28 +123,39 @@ internal sealed class DeviceBatch : IDisposable
         AttentionBlockCount = blocks;
         TensorCoreAttentionBlocks = Section(tensorCoreAttentionBlocks, 2 * tensorCoreBlocks);
         TensorCoreAttentionBlockCount = tensorCoreBlocks;
+        DecodeBlocks = Section(decodeAttentionBlocks, 2 * decodeBlocks);
+        DecodeBlockCount = decodeBlocks;
         LongestContext = longest;
         _current = batch;
     }
 
     public void Dispose() => _buffer.Dispose();
 
-    /// <summary>Blocks of at most <paramref name="size"/> consecutive tokens of one sequence (none for size 0).</summary>
-    private static int BlockCount(ForwardBatch batch, int size)
+    /// <summary>
+    /// Blocks of at most <paramref name="size"/> consecutive tokens of one sequence (none for size 0), over the
+    /// sequences that bring <paramref name="minTokens"/> to <paramref name="maxTokens"/> tokens.
+    /// </summary>
+    private static int BlockCount(ForwardBatch batch, int size, int minTokens, int maxTokens)
     {
         if (size == 0) return 0;
         int blocks = 0;
-        for (int s = 0; s < batch.SequenceCount; s++) blocks += (batch.SequenceStarts[s + 1] - batch.SequenceStarts[s] + size - 1) / size;
+        for (int s = 0; s < batch.SequenceCount; s++)
+        {
+            int tokens = batch.SequenceStarts[s + 1] - batch.SequenceStarts[s];
+            if (tokens >= minTokens && tokens <= maxTokens) blocks += (tokens + size - 1) / size;
+        }
         return blocks;
     }
 
     /// <summary>Appends the (first token, token count) pairs of <see cref="BlockCount"/>'s blocks; returns where they start.</summary>
-    private static int PutBlocks(ref Packer packer, ForwardBatch batch, int size)
+    private static int PutBlocks(ref Packer packer, ForwardBatch batch, int size, int minTokens, int maxTokens)
     {
         int start = packer.Start();
         if (size == 0) return start;
         for (int s = 0; s < batch.SequenceCount; s++)
         {
+            int tokens = batch.SequenceStarts[s + 1] - batch.SequenceStarts[s];
+            if (tokens < minTokens || tokens > maxTokens) continue;
             for (int t = batch.SequenceStarts[s]; t < batch.SequenceStarts[s + 1]; t += size)
             {
                 packer.Put(t);

@@ -31,10 +31,11 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims> _ropeKv;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>? _attention;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>? _extendAttention;
-    private readonly Task<Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>>? _tensorCoreAttention;
+    private readonly Task<TensorCoreAttention>? _tensorCoreAttention;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, TDims>? _combineAttention;
     private readonly MemoryBuffer1D<float, Stride1D.Dense>? _attentionPartials;
     private readonly int _attentionTargetGroups;
+    private readonly bool _decodeOnTensorCores;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, TDims> _siluMul;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int> _gather;
     private readonly DecodeGraphs? _decodeGraphs;
@@ -91,12 +92,14 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         {
             _attention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>(AttentionKernel.Run);
         }
-        // Prefill attention on tensor cores: head rows of whole k16 steps, at most 64 query heads per KV head. The
-        // largest kernel by far (~0.7 s of ILGPU compilation and more of PTX JIT), so with BackgroundCompile on CUDA
-        // it compiles while the engine starts: until it is ready, prefill attends with the kernels above. On ILGPU's
-        // CPU accelerator it loads here, so tests always exercise it.
+        // Attention on tensor cores: for prefill, head rows of whole k16 steps and at most 64 query heads per KV head;
+        // for decode tokens, where the model allows (DecodeAttentionKernel.Supports), a kernel of its own. The prefill
+        // kernel is the largest by far (~0.7 s of ILGPU compilation and more of PTX JIT), so with BackgroundCompile on
+        // CUDA both compile while the engine starts: until they are ready, attention runs on the kernels above. On
+        // ILGPU's CPU accelerator they load here, so tests always exercise them.
         if (accelerator.MaxNumThreadsPerGroup >= TensorCoreAttentionKernel.GroupSize && TensorCoreAttentionKernel.Supports(dims))
         {
+            _decodeOnTensorCores = accelerator.MaxNumThreadsPerGroup >= DecodeAttentionKernel.GroupSize && DecodeAttentionKernel.Supports(dims);
             _tensorCoreAttention = cuda && options.BackgroundCompile
                 ? Task.Run(() =>
                 {
@@ -112,16 +115,19 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         _siluMul = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, TDims>(SiluMulKernel.Run);
         _gather = accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(GatherRowsKernel.Run);
 
-        // The tensor-core attention, for the instruction (IMma) of this accelerator.
-        Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims> LoadTensorCoreAttention<TMma>()
-            where TMma : struct, IMma =>
+        // The tensor-core attention kernels, for the instruction (IMma) of this accelerator.
+        TensorCoreAttention LoadTensorCoreAttention<TMma>() where TMma : struct, IMma => new(
             accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(
-                TensorCoreAttentionKernel.Run<TDims, TMma>);
+                TensorCoreAttentionKernel.Run<TDims, TMma>),
+            _decodeOnTensorCores
+                ? accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(
+                    DecodeAttentionKernel.Run<TDims, TMma>)
+                : null);
 
         progress?.Report(new EngineLoadProgress(EngineLoadStage.AllocatingKvCache));
         // Room for the index arrays of a full step and the page tables of a full KV pool (twice: shared prefixes repeat).
         _batch = new DeviceBatch(accelerator, ExtendAttentionKernel.TokensPerBlock(dims.GroupSize),
-            _tensorCoreAttention is null ? 0 : TensorCoreAttentionKernel.TokensPerBlock(dims.GroupSize),
+            _tensorCoreAttention is null ? 0 : TensorCoreAttentionKernel.TokensPerBlock(dims.GroupSize), _decodeOnTensorCores,
             10L * options.MaxBatchTokens + 2L * options.Kv.NumPages + 64);
         var rope = RotaryTable.For(dims, options.MaxPositions);
         _cos = accelerator.Allocate1D(rope.Cos);
@@ -166,6 +172,8 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     public bool TryRun(ForwardBatch batch, Action<ForwardBatch> forward)
     {
         if (_decodeGraphs is null || !_decodeGraphs.Serves(batch)) return false;
+        // A graph keeps the kernels it was recorded with: none is recorded before the tensor-core attention is ready.
+        if (_tensorCoreAttention is { IsCompleted: false }) return false;
         int size = _decodeGraphs.PaddedSize(batch.TokenCount);
         ForwardBatch padded = _decodeGraphs.Pad(batch, size);
         PaddedSteps++;
@@ -246,10 +254,23 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     public void Attention(ForwardBatch batch, int layer, int slidingWindow, Tensor qkv, Tensor output)
     {
         _batch.Use(batch, _stream);
-        if (_tensorCoreAttention is not null && UseTensorCoreAttention(batch.TokenCount, batch.SequenceCount) && TensorCoreAttentionReady())
+        // With the decode kernel, every step attends on tensor cores: the sequences that bring one token on it, the
+        // others on the prefill kernel (two launches writing disjoint rows). Without it, the prefill kernel takes a
+        // step whose sequences bring two tokens or more on average (its list then holds every sequence).
+        bool tensorCores = _tensorCoreAttention is not null && (_decodeOnTensorCores || UseTensorCoreAttention(batch.TokenCount, batch.SequenceCount));
+        if (tensorCores && TensorCoreAttentionReady())
         {
-            BlockAttention(_tensorCoreAttention.Result, _batch.TensorCoreAttentionBlocks, _batch.TensorCoreAttentionBlockCount,
-                TensorCoreAttentionKernel.GroupSize, TensorCoreAttentionKernel.Rows, batch, layer, slidingWindow, qkv, output);
+            TensorCoreAttention kernels = _tensorCoreAttention!.Result;
+            if (_batch.TensorCoreAttentionBlockCount > 0)
+            {
+                BlockAttention(kernels.Prefill, _batch.TensorCoreAttentionBlocks, _batch.TensorCoreAttentionBlockCount,
+                    TensorCoreAttentionKernel.GroupSize, TensorCoreAttentionKernel.Rows, batch, layer, slidingWindow, qkv, output);
+            }
+            if (_batch.DecodeBlockCount > 0)
+            {
+                BlockAttention(kernels.Decode!, _batch.DecodeBlocks, _batch.DecodeBlockCount,
+                    DecodeAttentionKernel.GroupSize, DecodeAttentionKernel.Rows, batch, layer, slidingWindow, qkv, output);
+            }
             return;
         }
         if (_extendAttention is not null)
@@ -420,6 +441,11 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         _norm(_stream, new KernelConfig(tokens, _groupSize), x, weight, output, _dims);
 
     private KernelConfig Elementwise(int count) => new((count + _groupSize - 1) / _groupSize, _groupSize);
+
+    /// <summary>The tensor-core attention kernels: prefill, and decode where the model allows it.</summary>
+    private sealed record TensorCoreAttention(
+        Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims> Prefill,
+        Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>? Decode);
 
     public void Dispose()
     {
