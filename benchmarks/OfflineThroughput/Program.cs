@@ -4,7 +4,7 @@
 //
 //   dotnet OfflineThroughput.dll --model DIR [--num-prompts 1000] [--input-len 1024] [--output-len 256]
 //       [--device auto|cuda|cpu] [--max-running-requests N] [--chunked-prefill-size N] [--max-total-tokens N]
-//       [--disable-cuda-graph] [--bf16-activations] [--seed 1] [--json FILE]
+//       [--disable-cuda-graph] [--bf16-activations] [--kv-cache-dtype float32|bf16] [--seed 1] [--json FILE]
 // (--max-total-tokens bounds the KV cache: under Nsight Compute's kernel replay, which saves and restores device
 // memory, the default cache of most of the GPU makes every replay pass take minutes.)
 using Specialized;
@@ -19,6 +19,7 @@ using Engine engine = Engine.Create(options.Model, new EngineOptions
     MaxTotalTokens = options.MaxTotalTokens,
     DisableCudaGraph = options.DisableCudaGraph,
     Bf16Activations = options.Bf16Activations,
+    KvCacheDtype = options.KvCacheDtype,
     RandomSeed = options.Seed,
 });
 Console.WriteLine($"model {options.Model} on {engine.Device}: {engine.ModelDescription}");
@@ -29,7 +30,7 @@ Console.WriteLine(result.Report());
 if (options.Json is not null) File.WriteAllText(options.Json, result.ToJson());
 
 sealed record Options(string Model, int NumPrompts, int InputLen, int OutputLen, string Device, int? MaxRunningRequests,
-    int? ChunkedPrefillSize, int? MaxTotalTokens, bool DisableCudaGraph, bool Bf16Activations, int Seed, string? Json)
+    int? ChunkedPrefillSize, int? MaxTotalTokens, bool DisableCudaGraph, bool Bf16Activations, KvCacheDtype KvCacheDtype, int Seed, string? Json)
 {
     public static Options Parse(string[] args)
     {
@@ -38,6 +39,7 @@ sealed record Options(string Model, int NumPrompts, int InputLen, int OutputLen,
         string model = Get("--model") ?? throw new ArgumentException("--model DIR is required");
         return new Options(model, Int("--num-prompts") ?? 1000, Int("--input-len") ?? 1024, Int("--output-len") ?? 256,
             Get("--device") ?? "auto", Int("--max-running-requests"), Int("--chunked-prefill-size"),
-            Int("--max-total-tokens"), args.Contains("--disable-cuda-graph"), args.Contains("--bf16-activations"), Int("--seed") ?? 1, Get("--json"));
+            Int("--max-total-tokens"), args.Contains("--disable-cuda-graph"), args.Contains("--bf16-activations"),
+            KvCacheDtypes.Parse(Get("--kv-cache-dtype") ?? "float32"), Int("--seed") ?? 1, Get("--json"));
     }
 }

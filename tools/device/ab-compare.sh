@@ -2,7 +2,8 @@
 # On the GPU machine, in ONE device call: this build (.device/app.tar.xz) against an earlier one
 # (.device/app-base.tar.xz: an app.tar.xz that tools/device/pack-app.sh made at the earlier commit, renamed), on the same
 # machine: time to first token, CUDA vs HF float32, batch-1 decode and offline throughput of both, the offline run's
-# profile by operation (SPECIALIZED_PROFILE_OPS), then HF eager and the gpt-fast recipe. ~5 minutes.
+# profile by operation (SPECIALIZED_PROFILE_OPS), then HF eager and the gpt-fast recipe (SKIP_BASELINES=1 leaves
+# these out). ~5 minutes, ~7 with the baselines.
 # Usage: ab-compare.sh [NUM_PROMPTS] [INPUT_LEN] [OUTPUT_LEN]
 set -uo pipefail
 source tools/device/setup.sh
@@ -26,12 +27,21 @@ for p in 9 1000; do
 done
 timeout 150 python3 tools/device/check_cuda_vs_hf.py --checkpoint $ck --case /tmp/p9.txt /tmp/o9.json /tmp/o9.bin --case /tmp/p1000.txt /tmp/o1000.json /tmp/o1000.bin \
   --out $OUT/cuda_vs_hf.json 2>&1 | tail -2
+timeout 90 $cli logits --model $ck --input-ids "$(cat /tmp/p1000.txt)" --max-new-tokens 16 --ignore-eos --device cuda --kv-cache-dtype bf16 \
+  --out /tmp/k1000.bin > /tmp/k1000.json 2>> $OUT/hf.log
+echo "== the same 1000-token case with a bf16 KV cache"
+timeout 150 python3 tools/device/check_cuda_vs_hf.py --checkpoint $ck --case /tmp/p1000.txt /tmp/k1000.json /tmp/k1000.bin --out $OUT/cuda_vs_hf_bf16kv.json 2>&1 | tail -2
 b() { local app=$1; shift; timeout 200 dotnet $app/OfflineThroughput.dll --model $ck --device cuda "$@" 2>&1 | grep -E "Output token|TTFT|ITL|rror|xception"; }
 for app in .device/base/app .device/app; do echo "== $app: decode batch 1, prompt 128, 256 new"; b $app --num-prompts 1 --input-len 128 --output-len 256; done
 for app in .device/base/app .device/app; do echo "== $app: offline $n x $in/$out"; b $app --num-prompts $n --input-len $in --output-len $out; done
 echo "== this build: offline with bf16 activations"; b .device/app --num-prompts $n --input-len $in --output-len $out --bf16-activations
+echo "== this build: offline with a bf16 KV cache"; b .device/app --num-prompts $n --input-len $in --output-len $out --kv-cache-dtype bf16
+echo "== this build: offline with bf16 activations and a bf16 KV cache (SGLang's bf16 throughout)"
+b .device/app --num-prompts $n --input-len $in --output-len $out --bf16-activations --kv-cache-dtype bf16
+echo "== this build: decode batch 1 with a bf16 KV cache"; b .device/app --num-prompts 1 --input-len 128 --output-len 256 --kv-cache-dtype bf16
 echo "== this build, profiled: offline"
 SPECIALIZED_PROFILE_OPS=$OUT/ops_offline.txt b .device/app --num-prompts $n --input-len $in --output-len $out; cat $OUT/ops_offline.txt
+[ -n "${SKIP_BASELINES:-}" ] && exit 0
 echo "== HF transformers eager, batch 1"
 timeout 120 python3 tools/device/torch_baselines.py hf-eager --checkpoint $ck --out $OUT/hf_eager.json 2>&1 | tail -1
 echo "== PyTorch compiled (gpt-fast recipe), batch 1, prompt 128, 256 new"

@@ -13,41 +13,45 @@ string outDir = args.Length > 0 ? args[0] : "ptx";
 Directory.CreateDirectory(outDir);
 Assembly runtime = typeof(Specialized.Engine).Assembly;
 Type dims = typeof(Qwen2_5_0_5B_Instruct.Dims);
-Type ptxMma = runtime.GetType("Specialized.Kernels.PtxMma", true)!;
-(string Kernel, Type? Argument)[] kernels =
+Type T(string name) => runtime.GetType($"Specialized.Kernels.{name}", true)!;
+Type ptxMma = T("PtxMma"), f32Kv = T("Float32Kv");
+// Each kernel's type arguments: the dims, the instruction and the KV cache's format (float32) where it takes them.
+(string Kernel, Type[] Arguments)[] kernels =
 [
-    ("TensorCoreGemmKernel", runtime.GetType("Specialized.Kernels.SplitActivations", true)),
-    ("ActivationSplitKernel", runtime.GetType("Specialized.Kernels.SplitActivations", true)),
-    ("LinearKernel", runtime.GetType("Specialized.Kernels.PlainRows", true)),
-    ("LinearKernel", runtime.GetType("Specialized.Kernels.NormedRows", true)),
-    ("LinearKernel", runtime.GetType("Specialized.Kernels.NormedPairs", true)),
-    ("ExtendAttentionKernel", dims),
-    ("TensorCoreAttentionKernel", dims),
-    ("DecodeAttentionKernel", dims),
-    ("AttentionCombineKernel", dims),
-    ("RmsNormKernel", dims),
-    ("RopeKvKernel", dims),
+    ("TensorCoreGemmKernel", [T("SplitActivations"), ptxMma]),
+    ("ActivationSplitKernel", [T("SplitActivations"), ptxMma]),
+    ("LinearKernel", [T("PlainRows")]),
+    ("LinearKernel", [T("NormedRows")]),
+    ("LinearKernel", [T("NormedPairs")]),
+    ("ExtendAttentionKernel", [dims, f32Kv]),
+    ("TensorCoreAttentionKernel", [dims, ptxMma, f32Kv]),
+    ("DecodeAttentionKernel", [dims, ptxMma, f32Kv]),
+    ("DecodeAttentionKernel", [dims, ptxMma, T("Bf16Kv")]),
+    ("AttentionCombineKernel", [dims]),
+    ("RmsNormKernel", [dims]),
+    ("RopeKvKernel", [dims, f32Kv]),
 ];
 
 using var context = Context.Create(builder => builder.Cuda().EnableAlgorithms().Optimize(Specialized.Backends.Ilgpu.IlgpuBackend.KernelOptimization));
 using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_80), CudaArchitecture.SM_80, CudaInstructionSet.ISA_80, null);
-foreach ((string name, Type? argument) in kernels)
+foreach ((string name, Type[] arguments) in kernels)
 {
-    MethodInfo run = runtime.GetType($"Specialized.Kernels.{name}", true)!.GetMethod("Run", BindingFlags.Public | BindingFlags.Static)!;
-    // The tensor-core kernels take the instruction as a second type argument: the real one here.
-    if (run.IsGenericMethodDefinition)
-    {
-        run = run.GetGenericArguments().Length == 2 ? run.MakeGenericMethod(argument!, ptxMma) : run.MakeGenericMethod(argument!);
-    }
+    MethodInfo run = T(name).GetMethod("Run", BindingFlags.Public | BindingFlags.Static)!;
+    if (run.IsGenericMethodDefinition) run = run.MakeGenericMethod(arguments);
     // Launch bounds where the engine loads the kernel with them (TensorCoreGemmKernel.Specialization, and per kind of rows
     // LinearKernel.Specialization<TRows>()).
     Type owner = run.DeclaringType!;
     var specialization = (KernelSpecialization?)owner.GetProperty("Specialization", BindingFlags.Public | BindingFlags.Static)?.GetValue(null)
-        ?? (KernelSpecialization?)owner.GetMethod("Specialization", BindingFlags.Public | BindingFlags.Static)?.MakeGenericMethod(argument!).Invoke(null, null)
+        ?? (KernelSpecialization?)owner.GetMethod("Specialization", BindingFlags.Public | BindingFlags.Static)?.MakeGenericMethod(arguments[0]).Invoke(null, null)
         ?? default;
     var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(run), specialization);
-    // The GEMV compiles once per kind of input rows: a file each.
-    string file = name == "LinearKernel" ? $"{name}.{argument!.Name}" : name;
+    // The GEMV compiles once per kind of input rows, the decode attention once per cache format: a file each.
+    string file = name switch
+    {
+        "LinearKernel" => $"{name}.{arguments[0].Name}",
+        "DecodeAttentionKernel" => $"{name}.{arguments[2].Name}",
+        _ => name,
+    };
     File.WriteAllText(Path.Combine(outDir, $"{file}.ptx"), compiled.PTXAssembly);
     Console.WriteLine($"{file}: {compiled.PTXAssembly.Length:N0} characters of PTX");
 }

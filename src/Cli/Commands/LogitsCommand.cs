@@ -29,6 +29,7 @@ internal static class LogitsCommand
         var ignoreEos = new Option<bool>("--ignore-eos") { Description = "Keep generating past end-of-sequence tokens." };
         var device = CommonOptions.Device();
         var bf16 = new Option<bool>("--bf16-activations") { Description = "Round the GPU GEMMs' inputs to bf16 (EngineOptions.Bf16Activations)." };
+        var kvDtype = new Option<string>("--kv-cache-dtype") { Description = "What the KV cache stores: float32 (default) or bf16.", DefaultValueFactory = _ => "float32" };
         var output = new Option<string>("--out", "-o")
         {
             Description = "Where to write the logits: float32 little-endian, one row of vocab_size per output token.",
@@ -37,7 +38,7 @@ internal static class LogitsCommand
 
         var command = new Command("logits", "Greedy decoding straight through the model runner, saving each step's logits (for checks against HF).")
         {
-            model, prompt, inputIds, maxNew, ignoreEos, device, bf16, output,
+            model, prompt, inputIds, maxNew, ignoreEos, device, bf16, kvDtype, output,
         };
         command.Validators.Add(result =>
         {
@@ -45,11 +46,12 @@ internal static class LogitsCommand
             if (result.GetValue(maxNew) < 0) result.AddError("--max-new-tokens must be 0 or more.");
         });
         command.SetAction(parse => Run(console, new Request(parse.GetValue(model)!, parse.GetValue(prompt), parse.GetValue(inputIds), parse.GetValue(maxNew),
-            parse.GetValue(ignoreEos), parse.GetValue(device)!, parse.GetValue(bf16), parse.GetValue(output)!)));
+            parse.GetValue(ignoreEos), parse.GetValue(device)!, parse.GetValue(bf16), KvCacheDtypes.Parse(parse.GetValue(kvDtype)!), parse.GetValue(output)!)));
         return command;
     }
 
-    private sealed record Request(string Model, string? Prompt, string? InputIds, int MaxNewTokens, bool IgnoreEos, string Device, bool Bf16Activations, string Logits);
+    private sealed record Request(string Model, string? Prompt, string? InputIds, int MaxNewTokens, bool IgnoreEos, string Device, bool Bf16Activations,
+        KvCacheDtype KvCacheDtype, string Logits);
 
     private static int Run(CliConsole console, Request r)
     {
@@ -77,7 +79,7 @@ internal static class LogitsCommand
 
         using IBackend backend = BackendSelector.Create(r.Device);
         // Decode steps replay a CUDA graph as the engine's do, so checks against HF cover that path.
-        var options = new RunnerOptions(Math.Min(prompt.Length, PrefillChunk), 1, new KvCacheLayout((total + PageSize - 1) / PageSize, PageSize), total,
+        var options = new RunnerOptions(Math.Min(prompt.Length, PrefillChunk), 1, new KvCacheLayout((total + PageSize - 1) / PageSize, PageSize, r.KvCacheDtype), total,
             CudaGraphMaxBatch: 1, Bf16Activations: r.Bf16Activations);
         using LoadedModel loaded = ModelLoader.Load(r.Model, backend, _ => options);
         IModelRunner runner = loaded.Runner;

@@ -71,10 +71,11 @@ public sealed class Engine : IDisposable, IAsyncDisposable
             int maxRunning = options.MaxRunningRequests ?? (gpu ? 1024 : 32);
             int chunk = options.ChunkedPrefillSize ?? (gpu ? 8192 : 512);
             var limits = new SchedulerLimits(maxRunning, chunk == -1 ? ContextLength : chunk, !options.DisableRadixCache);
-            int kvTokens = options.MaxTotalTokens ?? DefaultKvTokens(spec, limits.StepTokens, maxRunning, options.MemoryFraction);
+            int kvTokens = options.MaxTotalTokens ?? DefaultKvTokens(spec, limits.StepTokens, maxRunning, options.MemoryFraction, options.KvCacheDtype);
             int pageSize = options.PageSize;
             int graphBatch = options.DisableCudaGraph ? 0 : Math.Min(options.CudaGraphMaxBatchSize ?? 256, maxRunning);
-            var runnerOptions = new RunnerOptions(limits.StepTokens, maxRunning, new KvCacheLayout((kvTokens + pageSize - 1) / pageSize, pageSize), ContextLength,
+            var kv = new KvCacheLayout((kvTokens + pageSize - 1) / pageSize, pageSize, options.KvCacheDtype);
+            var runnerOptions = new RunnerOptions(limits.StepTokens, maxRunning, kv, ContextLength,
                 graphBatch, BackgroundCompile: true, Bf16Activations: options.Bf16Activations);
             _model = ModelLoader.Load(modelPath, _backend, _ => runnerOptions, options.Progress);
             foreach (var warning in _model.Warnings) logger.LogWarning("{Warning}", warning);
@@ -376,9 +377,9 @@ public sealed class Engine : IDisposable, IAsyncDisposable
     /// full contexts, at most 16384 tokens: host memory is not measured, and 16384 tokens of Qwen2.5-0.5B's float32 KV
     /// take about 400 MB.
     /// </summary>
-    private int DefaultKvTokens(ModelSpec spec, int stepTokens, int maxRunning, double fraction)
+    private int DefaultKvTokens(ModelSpec spec, int stepTokens, int maxRunning, double fraction, KvCacheDtype dtype)
     {
-        long bytesPerToken = 2L * spec.NumHiddenLayers * spec.KvSize * sizeof(float);
+        long bytesPerToken = 2L * spec.NumHiddenLayers * spec.KvSize * dtype.BytesPerElement();
         if (_backend.MemoryBytes is not long memory) return Math.Min(16384, Math.Max(ContextLength, 1) * 4);
         long weights = 2 * spec.ParameterCount;
         long activations = (long)stepTokens * (4L * spec.HiddenSize + spec.QkvSize + spec.QSize + 3L * spec.IntermediateSize) * sizeof(float)

@@ -48,6 +48,13 @@ public sealed record EngineOptions
     /// </summary>
     public bool Bf16Activations { get; init; }
 
+    /// <summary>
+    /// What the KV cache stores (SGLang's <c>kv_cache_dtype</c>): float32 (the default, the float32 reference's
+    /// attention) or bf16 (half the memory and half the bytes a decode step's attention reads; SGLang's cache for a
+    /// bf16 model). The CPU backend rounds the stored values the same way.
+    /// </summary>
+    public KvCacheDtype KvCacheDtype { get; init; } = KvCacheDtype.Float32;
+
     /// <summary>Longest prompt plus output. Default: the config's max_position_embeddings.</summary>
     public int? ContextLength { get; init; }
 

@@ -21,10 +21,11 @@ internal static class AttentionKernel
     private const int MaxWarpsPerGroup = 8;
 
     [KernelName("AttentionKernel")]
-    public static void Run<TDims>(ArrayView<float> qkv, ArrayView<float> output, ArrayView<float> keys, ArrayView<float> values,
+    public static void Run<TDims, TKv>(ArrayView<float> qkv, ArrayView<float> output, ArrayView<float> keys, ArrayView<float> values,
         ArrayView<int> positions, ArrayView<int> tokenSequence, ArrayView<int> pageTable, ArrayView<int> pageOffsets,
-        int pageSize, int window, int tokens, TDims dims) where TDims : struct, IQwen2Dims
+        int pageSize, int window, int tokens, TDims dims) where TDims : struct, IQwen2Dims where TKv : struct, IKvFormat
     {
+        TKv cache = default;
         ArrayView<float> queries = SharedMemory.Allocate<float>(MaxWarpsPerGroup * MaxHeadDim);
         int heads = dims.NumHeads;
         int item = Grid.IdxX * (Group.DimX / 32) + Warp.WarpIdx;
@@ -60,10 +61,10 @@ internal static class AttentionKernel
                 int i = 0;
                 for (; i + 4 <= d; i += 4)
                 {
-                    float k0 = keys[at + i], k1 = keys[at + i + 1], k2 = keys[at + i + 2], k3 = keys[at + i + 3];
+                    float k0 = cache.Load(keys, at + i), k1 = cache.Load(keys, at + i + 1), k2 = cache.Load(keys, at + i + 2), k3 = cache.Load(keys, at + i + 3);
                     dot += queries[q + i] * k0 + queries[q + i + 1] * k1 + queries[q + i + 2] * k2 + queries[q + i + 3] * k3;
                 }
-                for (; i < d; i++) dot += queries[q + i] * keys[at + i];
+                for (; i < d; i++) dot += queries[q + i] * cache.Load(keys, at + i);
                 score = dot * scale;
             }
 
@@ -83,10 +84,10 @@ internal static class AttentionKernel
             {
                 float pk = Warp.Shuffle(p, k);
                 int at = Warp.Shuffle(slot, k) * kvSize + kvBase + lane;
-                if (lane < d) o0 += pk * values[at];
-                if (lane + 32 < d) o1 += pk * values[at + 32];
-                if (lane + 64 < d) o2 += pk * values[at + 64];
-                if (lane + 96 < d) o3 += pk * values[at + 96];
+                if (lane < d) o0 += pk * cache.Load(values, at);
+                if (lane + 32 < d) o1 += pk * cache.Load(values, at + 32);
+                if (lane + 64 < d) o2 += pk * cache.Load(values, at + 64);
+                if (lane + 96 < d) o3 += pk * cache.Load(values, at + 96);
             }
             max = next;
         }

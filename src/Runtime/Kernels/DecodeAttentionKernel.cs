@@ -29,8 +29,10 @@ namespace Specialized.Kernels;
 /// <para>
 /// float32 faithfulness as in <see cref="TensorCoreAttentionKernel"/>: Q, K, V and P are split into two bf16 terms and
 /// each product takes three MMAs (hi·lo + lo·hi + hi·hi), so the output agrees with the float32 kernels to ~1e-5.
-/// The kernel then costs ~350 instructions a warp per 16 keys at head size 64, where <see cref="ExtendAttentionKernel"/>
-/// (a lane per key, shared-memory FMAs) spent ~1,150; the float32 cache's bandwidth is what bounds it.
+/// A bf16 cache (TKv = <see cref="Bf16Kv"/>) holds K and V as exact bf16 operands: their
+/// products take two MMAs, and the loads are half the bytes. ptxas (11.8, sm_90) gives the float32 kernel 177 registers,
+/// no spills, ~500 instructions a warp per 16 keys at head size 64 (48 MMAs), where <see cref="ExtendAttentionKernel"/>
+/// (a lane per key, shared-memory FMAs) spent ~1,150 on the same work.
 /// </para>
 /// Splitting the keys (grid.Z &gt; 1) leaves each row's max, sum and unnormalized output in <c>partials</c> for
 /// <see cref="AttentionCombineKernel"/>, <see cref="Rows"/> rows a group. Chunks start at multiples of 16 keys, so a
@@ -67,10 +69,10 @@ internal static class DecodeAttentionKernel
     /// <see cref="ExtendAttentionKernel.Run{TDims}"/>'s.
     /// </summary>
     [KernelName("DecodeAttentionKernel")]
-    public static void Run<TDims, TMma>(ArrayView<float> qkv, ArrayView<float> output, ArrayView<float> keys, ArrayView<float> values,
+    public static void Run<TDims, TMma, TKv>(ArrayView<float> qkv, ArrayView<float> output, ArrayView<float> keys, ArrayView<float> values,
         ArrayView<int> positions, ArrayView<int> tokenSequence, ArrayView<int> pageTable, ArrayView<int> pageOffsets,
         ArrayView<int> blocks, ArrayView<float> partials, int splitKeys, int pageSize, int window, TDims dims)
-        where TDims : struct, IQwen2Dims where TMma : struct, IMma
+        where TDims : struct, IQwen2Dims where TMma : struct, IMma where TKv : struct, IKvFormat
     {
         ArrayView<Float4> merge = SharedMemory.Allocate<Float4>((Warps - 1) * MaxQueryHeads * MergeRowQuads);
         ArrayView<uint> exchange = Mma.Exchange<TMma>(GroupSize);
@@ -101,8 +103,10 @@ internal static class DecodeAttentionKernel
         // issued in the same iteration, ptxas moved each load down to its first use and a warp waited on them a few
         // at a time. The loads after the last chunk repeat it (cache hits; no branch in the loop).
         int firstChunk = (start & ~(ChunkKeys - 1)) + warp * ChunkKeys, stride = Warps * ChunkKeys;
-        var layout = new CacheRows(keys.Cast<Float4>(), values.Cast<Float4>(), pages, pageTable, pageSize, (pageSize & (ChunkKeys - 1)) == 0,
-            kvSize / 4, kvHead * d / 4, fg, fq, twoHalves);
+        var layout = new CacheRows<TKv>(keys, values, pages, pageTable, pageSize, (pageSize & (ChunkKeys - 1)) == 0,
+            kvSize, kvHead * d, fg, fq, twoHalves);
+        // A bf16 cache's elements are bf16 already: K and V have no low term (one MMA fewer a product).
+        bool exact = default(TKv).IsBf16;
         ChunkValues ahead = layout.Load(XMath.Min(firstChunk, lastKey), lastKey);
         float max = float.NegativeInfinity, sum = 0f;
         OutputHalf o0 = default, o1 = default;
@@ -113,11 +117,11 @@ internal static class DecodeAttentionKernel
             KeyHalf ka = c.Ka, kb = c.Kb, ka1 = c.Ka1, kb1 = c.Kb1;
             ValueHalf va = c.Va, va1 = c.Va1;
 
-            CFragment s0 = ka.Score<TMma>(default, q0, exchange), s8 = kb.Score<TMma>(default, q0, exchange);
+            CFragment s0 = ka.Score<TMma>(default, q0, exact, exchange), s8 = kb.Score<TMma>(default, q0, exact, exchange);
             if (twoHalves)
             {
-                s0 = ka1.Score<TMma>(s0, q1, exchange);
-                s8 = kb1.Score<TMma>(s8, q1, exchange);
+                s0 = ka1.Score<TMma>(s0, q1, exact, exchange);
+                s8 = kb1.Score<TMma>(s8, q1, exact, exchange);
             }
             // Row fg's scores of keys j0 + 2fq, + 1 (s0.C0, C1) and j0 + 8 + 2fq, + 1 (s8.C0, C1).
             int key = j0 + 2 * fq;
@@ -144,8 +148,8 @@ internal static class DecodeAttentionKernel
 
             Bf16Split pa = Bf16Split.Of<TMma>(a0, a1), pb = Bf16Split.Of<TMma>(b0, b1);
             var p = new SplitFragment(new AFragment(pa.Hi, 0, pb.Hi, 0), new AFragment(pa.Lo, 0, pb.Lo, 0));
-            o0 = o0.Scale(correction).Add<TMma>(p, va, exchange);
-            if (twoHalves) o1 = o1.Scale(correction).Add<TMma>(p, va1, exchange);
+            o0 = o0.Scale(correction).Add<TMma>(p, va, exact, exchange);
+            if (twoHalves) o1 = o1.Scale(correction).Add<TMma>(p, va1, exact, exchange);
         }
         sum += Warp.ShuffleXor(sum, 1);
         sum += Warp.ShuffleXor(sum, 2);
@@ -211,12 +215,12 @@ internal static class DecodeAttentionKernel
     /// page-table read a chunk (the test on the page size is made once: ILGPU computes a signed remainder by a
     /// division sequence, even by 16).
     /// </summary>
-    private readonly struct CacheRows(ArrayView<Float4> keys4, ArrayView<Float4> values4, int pages, ArrayView<int> pageTable, int pageSize,
-        bool wholePages, int rowQuads, int headQuad, int fg, int fq, bool twoHalves)
+    private readonly struct CacheRows<TKv>(ArrayView<float> keys, ArrayView<float> values, int pages, ArrayView<int> pageTable, int pageSize,
+        bool wholePages, int rowElements, int headElement, int fg, int fq, bool twoHalves) where TKv : struct, IKvFormat
     {
-        private readonly ArrayView<Float4> _keys4 = keys4, _values4 = values4;
+        private readonly ArrayView<float> _keys = keys, _values = values;
         private readonly ArrayView<int> _pageTable = pageTable;
-        private readonly int _pages = pages, _pageSize = pageSize, _rowQuads = rowQuads, _headQuad = headQuad, _fg = fg, _fq = fq;
+        private readonly int _pages = pages, _pageSize = pageSize, _rowElements = rowElements, _headElement = headElement, _fg = fg, _fq = fq;
         private readonly bool _wholePages = wholePages, _twoHalves = twoHalves;
 
         /// <summary>The lane's K (keys g, 8 + g) and V (keys 2q, 2q + 1, 2q + 8, 2q + 9) elements of chunk <paramref name="first"/>.</summary>
@@ -224,16 +228,16 @@ internal static class DecodeAttentionKernel
         {
             int page = _wholePages ? first / _pageSize : 0;
             int firstSlot = _wholePages ? _pageTable[_pages + page] * _pageSize + (first - page * _pageSize) : 0;
-            int k0 = Row(first, last, firstSlot, _fg) + _fq, k8 = Row(first, last, firstSlot, 8 + _fg) + _fq;
-            int v0 = Row(first, last, firstSlot, 2 * _fq) + _fg, v1 = Row(first, last, firstSlot, 2 * _fq + 1) + _fg;
-            int v8 = Row(first, last, firstSlot, 2 * _fq + 8) + _fg, v9 = Row(first, last, firstSlot, 2 * _fq + 9) + _fg;
-            const int half = HalfDim / 4;
-            return new ChunkValues(KeyHalf.Load(_keys4, k0), KeyHalf.Load(_keys4, k8), ValueHalf.Load(_values4, v0, v1, v8, v9),
-                _twoHalves ? KeyHalf.Load(_keys4, k0 + half) : default, _twoHalves ? KeyHalf.Load(_keys4, k8 + half) : default,
-                _twoHalves ? ValueHalf.Load(_values4, v0 + half, v1 + half, v8 + half, v9 + half) : default);
+            int k0 = Row(first, last, firstSlot, _fg) + 4 * _fq, k8 = Row(first, last, firstSlot, 8 + _fg) + 4 * _fq;
+            int v0 = Row(first, last, firstSlot, 2 * _fq) + 4 * _fg, v1 = Row(first, last, firstSlot, 2 * _fq + 1) + 4 * _fg;
+            int v8 = Row(first, last, firstSlot, 2 * _fq + 8) + 4 * _fg, v9 = Row(first, last, firstSlot, 2 * _fq + 9) + 4 * _fg;
+            const int half = HalfDim;
+            return new ChunkValues(KeyHalf.Load<TKv>(_keys, k0), KeyHalf.Load<TKv>(_keys, k8), ValueHalf.Load<TKv>(_values, v0, v1, v8, v9),
+                _twoHalves ? KeyHalf.Load<TKv>(_keys, k0 + half) : default, _twoHalves ? KeyHalf.Load<TKv>(_keys, k8 + half) : default,
+                _twoHalves ? ValueHalf.Load<TKv>(_values, v0 + half, v1 + half, v8 + half, v9 + half) : default);
         }
 
-        /// <summary>The 16-byte word where key first + <paramref name="i"/>'s row of the KV head starts.</summary>
+        /// <summary>The element where key first + <paramref name="i"/>'s row of the KV head starts.</summary>
         private int Row(int first, int last, int firstSlot, int i)
         {
             int j = XMath.Min(first + i, last);
@@ -247,7 +251,7 @@ internal static class DecodeAttentionKernel
                 int page = j / _pageSize;
                 slot = _pageTable[_pages + page] * _pageSize + (j - page * _pageSize);
             }
-            return slot * _rowQuads + _headQuad;
+            return slot * _rowElements + _headElement;
         }
     }
 
@@ -260,11 +264,17 @@ internal static class DecodeAttentionKernel
 
     /// <summary>
     /// c + a·b for split operands, b given as the four float32 elements of B's rows 2q, 2q + 1 (the first two) and
-    /// 2q + 8, 2q + 9 (the last two) of column g: hi·lo + lo·hi + hi·hi, the small terms first.
+    /// 2q + 8, 2q + 9 (the last two) of column g: hi·lo + lo·hi + hi·hi, the small terms first; with
+    /// <paramref name="exact"/> (b's elements are bf16) b has no lo term, and the product is lo·hi + hi·hi.
     /// </summary>
-    private static CFragment Product<TMma>(CFragment c, SplitFragment a, float b0, float b1, float b8, float b9, ArrayView<uint> exchange)
+    private static CFragment Product<TMma>(CFragment c, SplitFragment a, float b0, float b1, float b8, float b9, bool exact, ArrayView<uint> exchange)
         where TMma : struct, IMma
     {
+        if (exact)
+        {
+            var b = new BFragment(default(TMma).Pack(b0, b1), default(TMma).Pack(b8, b9));
+            return default(TMma).Multiply(default(TMma).Multiply(c, a.Lo, b, exchange), a.Hi, b, exchange);
+        }
         Bf16Split low = Bf16Split.Of<TMma>(b0, b1), high = Bf16Split.Of<TMma>(b8, b9);
         var hi = new BFragment(low.Hi, high.Hi);
         c = default(TMma).Multiply(c, a.Hi, new BFragment(low.Lo, high.Lo), exchange);
@@ -289,20 +299,21 @@ internal static class DecodeAttentionKernel
         }
     }
 
-    /// <summary>A lane's K elements of one key over 64 of the head: step s's four at 16-byte word <c>at + 4s</c>.</summary>
+    /// <summary>A lane's K elements of one key over 64 of the head: step s's four at element <c>at + 16s</c>.</summary>
     private readonly struct KeyHalf(Float4 s0, Float4 s1, Float4 s2, Float4 s3)
     {
         public readonly Float4 S0 = s0, S1 = s1, S2 = s2, S3 = s3;
 
-        public static KeyHalf Load(ArrayView<Float4> keys4, int at) => new(keys4[at], keys4[at + 4], keys4[at + 8], keys4[at + 12]);
+        public static KeyHalf Load<TKv>(ArrayView<float> keys, int at) where TKv : struct, IKvFormat =>
+            new(default(TKv).Load4(keys, at), default(TKv).Load4(keys, at + 16), default(TKv).Load4(keys, at + 32), default(TKv).Load4(keys, at + 48));
 
         /// <summary>c + the query rows' scores against this key (column g of an 8-key C fragment) over these 64 elements.</summary>
-        public CFragment Score<TMma>(CFragment c, QueryHalf q, ArrayView<uint> exchange) where TMma : struct, IMma
+        public CFragment Score<TMma>(CFragment c, QueryHalf q, bool exact, ArrayView<uint> exchange) where TMma : struct, IMma
         {
-            c = Product<TMma>(c, q.S0, S0.A, S0.B, S0.C, S0.D, exchange);
-            c = Product<TMma>(c, q.S1, S1.A, S1.B, S1.C, S1.D, exchange);
-            c = Product<TMma>(c, q.S2, S2.A, S2.B, S2.C, S2.D, exchange);
-            return Product<TMma>(c, q.S3, S3.A, S3.B, S3.C, S3.D, exchange);
+            c = Product<TMma>(c, q.S0, S0.A, S0.B, S0.C, S0.D, exact, exchange);
+            c = Product<TMma>(c, q.S1, S1.A, S1.B, S1.C, S1.D, exact, exchange);
+            c = Product<TMma>(c, q.S2, S2.A, S2.B, S2.C, S2.D, exact, exchange);
+            return Product<TMma>(c, q.S3, S3.A, S3.B, S3.C, S3.D, exact, exchange);
         }
     }
 
@@ -311,9 +322,13 @@ internal static class DecodeAttentionKernel
     {
         public readonly Float4 K0M0 = k0m0, K1M0 = k1m0, K8M0 = k8m0, K9M0 = k9m0, K0M1 = k0m1, K1M1 = k1m1, K8M1 = k8m1, K9M1 = k9m1;
 
-        /// <summary>From the 16-byte words of the four keys' rows at element 4g (m = 0; m = 1 is 8 words on).</summary>
-        public static ValueHalf Load(ArrayView<Float4> values4, int k0, int k1, int k8, int k9) =>
-            new(values4[k0], values4[k1], values4[k8], values4[k9], values4[k0 + 8], values4[k1 + 8], values4[k8 + 8], values4[k9 + 8]);
+        /// <summary>From the four keys' rows at element 4g (m = 0; m = 1 is 32 elements on).</summary>
+        public static ValueHalf Load<TKv>(ArrayView<float> values, int k0, int k1, int k8, int k9) where TKv : struct, IKvFormat
+        {
+            TKv cache = default;
+            return new(cache.Load4(values, k0), cache.Load4(values, k1), cache.Load4(values, k8), cache.Load4(values, k9),
+                cache.Load4(values, k0 + 32), cache.Load4(values, k1 + 32), cache.Load4(values, k8 + 32), cache.Load4(values, k9 + 32));
+        }
     }
 
     /// <summary>
@@ -327,15 +342,15 @@ internal static class DecodeAttentionKernel
         public OutputHalf Scale(float s) => new(Top(T0, s), Top(T1, s), Top(T2, s), Top(T3, s), Top(T4, s), Top(T5, s), Top(T6, s), Top(T7, s));
 
         /// <summary>Adds P·V for a chunk: tile (t, m) takes component t of the values at m.</summary>
-        public OutputHalf Add<TMma>(SplitFragment p, ValueHalf v, ArrayView<uint> exchange) where TMma : struct, IMma => new(
-            Product<TMma>(T0, p, v.K0M0.A, v.K1M0.A, v.K8M0.A, v.K9M0.A, exchange),
-            Product<TMma>(T1, p, v.K0M0.B, v.K1M0.B, v.K8M0.B, v.K9M0.B, exchange),
-            Product<TMma>(T2, p, v.K0M0.C, v.K1M0.C, v.K8M0.C, v.K9M0.C, exchange),
-            Product<TMma>(T3, p, v.K0M0.D, v.K1M0.D, v.K8M0.D, v.K9M0.D, exchange),
-            Product<TMma>(T4, p, v.K0M1.A, v.K1M1.A, v.K8M1.A, v.K9M1.A, exchange),
-            Product<TMma>(T5, p, v.K0M1.B, v.K1M1.B, v.K8M1.B, v.K9M1.B, exchange),
-            Product<TMma>(T6, p, v.K0M1.C, v.K1M1.C, v.K8M1.C, v.K9M1.C, exchange),
-            Product<TMma>(T7, p, v.K0M1.D, v.K1M1.D, v.K8M1.D, v.K9M1.D, exchange));
+        public OutputHalf Add<TMma>(SplitFragment p, ValueHalf v, bool exact, ArrayView<uint> exchange) where TMma : struct, IMma => new(
+            Product<TMma>(T0, p, v.K0M0.A, v.K1M0.A, v.K8M0.A, v.K9M0.A, exact, exchange),
+            Product<TMma>(T1, p, v.K0M0.B, v.K1M0.B, v.K8M0.B, v.K9M0.B, exact, exchange),
+            Product<TMma>(T2, p, v.K0M0.C, v.K1M0.C, v.K8M0.C, v.K9M0.C, exact, exchange),
+            Product<TMma>(T3, p, v.K0M0.D, v.K1M0.D, v.K8M0.D, v.K9M0.D, exact, exchange),
+            Product<TMma>(T4, p, v.K0M1.A, v.K1M1.A, v.K8M1.A, v.K9M1.A, exact, exchange),
+            Product<TMma>(T5, p, v.K0M1.B, v.K1M1.B, v.K8M1.B, v.K9M1.B, exact, exchange),
+            Product<TMma>(T6, p, v.K0M1.C, v.K1M1.C, v.K8M1.C, v.K9M1.C, exact, exchange),
+            Product<TMma>(T7, p, v.K0M1.D, v.K1M1.D, v.K8M1.D, v.K9M1.D, exact, exchange));
 
         /// <summary>
         /// Row g's elements 8q + 32m .. + 7 times <paramref name="s"/> into 16-byte words <paramref name="at"/> + 2q + 8m

@@ -46,10 +46,12 @@ internal static class ExtendAttentionKernel
     /// key range the group writes the output; with several, its rows' partial state.
     /// </summary>
     [KernelName("ExtendAttentionKernel")]
-    public static void Run<TDims>(ArrayView<float> qkv, ArrayView<float> output, ArrayView<float> keys, ArrayView<float> values,
+    public static void Run<TDims, TKv>(ArrayView<float> qkv, ArrayView<float> output, ArrayView<float> keys, ArrayView<float> values,
         ArrayView<int> positions, ArrayView<int> tokenSequence, ArrayView<int> pageTable, ArrayView<int> pageOffsets,
-        ArrayView<int> blocks, ArrayView<float> partials, int splitKeys, int pageSize, int window, TDims dims) where TDims : struct, IQwen2Dims
+        ArrayView<int> blocks, ArrayView<float> partials, int splitKeys, int pageSize, int window, TDims dims)
+        where TDims : struct, IQwen2Dims where TKv : struct, IKvFormat
     {
+        TKv cache = default;
         ArrayView<float> queries = SharedMemory.Allocate<float>(MaxRows * MaxHeadDim);
         ArrayView<float> keysT = SharedMemory.Allocate<float>(MaxHeadDim * KStride);
         ArrayView<float> vals = SharedMemory.Allocate<float>(TileKeys * MaxHeadDim);
@@ -70,7 +72,7 @@ internal static class ExtendAttentionKernel
         }
 
         int pages = pageOffsets[tokenSequence[first]];
-        ArrayView<Float4> keys4 = keys.Cast<Float4>(), values4 = values.Cast<Float4>(), vals4 = vals.Cast<Float4>();
+        ArrayView<Float4> vals4 = vals.Cast<Float4>();
         int split = Grid.IdxZ, splits = Grid.DimZ;
         // This group's keys: start .. lastPos, cut to its range when the keys are split.
         int lastPos = positions[first + count - 1];
@@ -97,13 +99,13 @@ internal static class ExtendAttentionKernel
             {
                 int j = e / quads, i = 4 * (e - j * quads);
                 int slot = slots[j];
-                int at = (slot * kvSize + kvBase + i) / 4;
-                Float4 k = slot >= 0 ? keys4[at] : default;
+                int at = slot * kvSize + kvBase + i;
+                Float4 k = slot >= 0 ? cache.Load4(keys, at) : default;
                 keysT[i * KStride + j] = k.A;
                 keysT[(i + 1) * KStride + j] = k.B;
                 keysT[(i + 2) * KStride + j] = k.C;
                 keysT[(i + 3) * KStride + j] = k.D;
-                vals4[(j * MaxHeadDim + i) / 4] = slot >= 0 ? values4[at] : default;
+                vals4[(j * MaxHeadDim + i) / 4] = slot >= 0 ? cache.Load4(values, at) : default;
             }
             Group.Barrier();
             a = a.Attend(tile, lastPos, queries, keysT, vals, d);

@@ -77,10 +77,12 @@ internal static class TensorCoreAttentionKernel
     /// <see cref="GroupSize"/>. The parameters are <see cref="ExtendAttentionKernel.Run{TDims}"/>'s.
     /// </summary>
     [KernelName("TensorCoreAttentionKernel")]
-    public static void Run<TDims, TMma>(ArrayView<float> qkv, ArrayView<float> output, ArrayView<float> keys, ArrayView<float> values,
+    public static void Run<TDims, TMma, TKv>(ArrayView<float> qkv, ArrayView<float> output, ArrayView<float> keys, ArrayView<float> values,
         ArrayView<int> positions, ArrayView<int> tokenSequence, ArrayView<int> pageTable, ArrayView<int> pageOffsets,
-        ArrayView<int> blocks, ArrayView<float> partials, int splitKeys, int pageSize, int window, TDims dims) where TDims : struct, IQwen2Dims where TMma : struct, IMma
+        ArrayView<int> blocks, ArrayView<float> partials, int splitKeys, int pageSize, int window, TDims dims)
+        where TDims : struct, IQwen2Dims where TMma : struct, IMma where TKv : struct, IKvFormat
     {
+        TKv cache = default;
         ArrayView<uint> kHi = SharedMemory.Allocate<uint>(TileKeys * MaxKeyRowWords);
         ArrayView<uint> kLo = SharedMemory.Allocate<uint>(TileKeys * MaxKeyRowWords);
         ArrayView<uint> vHi = SharedMemory.Allocate<uint>(MaxHeadDim * ValueRowWords);
@@ -124,7 +126,6 @@ internal static class TensorCoreAttentionKernel
         int bottomQuery = bottom < rows ? (first + bottom / g) * dims.QkvSize + (kvHead * g + bottom % g) * d : -1;
         Queries queries = Queries.Load<TMma>(qkv, topQuery, bottomQuery, XMath.Rsqrt(d), fq, steps);
 
-        ArrayView<Float4> keys4 = keys.Cast<Float4>(), values4 = values.Cast<Float4>();
         int kvSize = dims.KvSize, kvBase = kvHead * d, quads = d / 4;
         if (t < TileKeys) slots[t] = Slot(start + t, lastKey, pages, pageTable, pageSize);
         Group.Barrier();
@@ -140,9 +141,9 @@ internal static class TensorCoreAttentionKernel
                 int rest = e >> 3, quad = rest % quads, pair = ((rest / quads) << 3) | (e & 7);
                 int j = 2 * pair, i = 4 * quad;
                 int s0 = slots[current + j], s1 = slots[current + j + 1];
-                int at0 = (s0 * kvSize + kvBase + i) / 4, at1 = (s1 * kvSize + kvBase + i) / 4;
-                Float4 k0 = s0 >= 0 ? keys4[at0] : default, k1 = s1 >= 0 ? keys4[at1] : default;
-                Float4 v0 = s0 >= 0 ? values4[at0] : default, v1 = s1 >= 0 ? values4[at1] : default;
+                int at0 = s0 * kvSize + kvBase + i, at1 = s1 * kvSize + kvBase + i;
+                Float4 k0 = s0 >= 0 ? cache.Load4(keys, at0) : default, k1 = s1 >= 0 ? cache.Load4(keys, at1) : default;
+                Float4 v0 = s0 >= 0 ? cache.Load4(values, at0) : default, v1 = s1 >= 0 ? cache.Load4(values, at1) : default;
                 StoreKey<TMma>(kHi, kLo, j * keyRowWords + i / 2, k0);
                 StoreKey<TMma>(kHi, kLo, (j + 1) * keyRowWords + i / 2, k1);
                 StoreValues<TMma>(vHi, vLo, i * ValueRowWords + pair, v0, v1);

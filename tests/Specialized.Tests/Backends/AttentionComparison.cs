@@ -24,20 +24,29 @@ internal static class AttentionComparison
 
     /// <param name="groupSize">Threads a group of the simulated device: the kernel under test's group size.</param>
     /// <param name="multiprocessors">Simulated SMs: the attention splits keys until its groups fill twice as many.</param>
+    /// <param name="dtype">The KV cache's elements, on both sides (the CPU backend rounds a bf16 cache's values as the GPU stores them).</param>
     public static void Compare(RuntimeDims dims, ForwardBatch prefix, ForwardBatch step, int window, int seed, int groupSize,
-        int multiprocessors = 1, int pages = 40)
+        int multiprocessors = 1, int pages = 40, KvCacheDtype dtype = KvCacheDtype.Float32)
     {
         var rng = new Random(seed);
         float[] Random(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
         float[] prefixQkv = Random(prefix.TokenCount * dims.QkvSize), stepQkv = Random(step.TokenCount * dims.QkvSize);
         int tokens = Math.Max(prefix.TokenCount, step.TokenCount);
-        var options = new RunnerOptions(MaxBatchTokens: tokens, MaxLogitRows: 1, Kv: new KvCacheLayout(pages, step.PageSize),
+        var options = new RunnerOptions(MaxBatchTokens: tokens, MaxLogitRows: 1, Kv: new KvCacheLayout(pages, step.PageSize, dtype),
             MaxPositions: pages * step.PageSize);
 
         using var cpu = new CpuBackend();
         using var gpu = IlgpuBackend.CreateCpuSimulator(groupSize / 32, multiprocessors);
         float[] expected = Attend(cpu, dims, options, prefix, prefixQkv, step, stepQkv, window);
         float[] actual = Attend(gpu, dims, options, prefix, prefixQkv, step, stepQkv, window);
+        if (dtype == KvCacheDtype.BFloat16)
+        {
+            // The cache really rounds: each stored value moves by up to 2^-9 of itself, which the attention averages down to
+            // ~6e-4 at most over these outputs, several times the tolerance.
+            float[] unrounded = Attend(cpu, dims, options with { Kv = options.Kv with { Dtype = KvCacheDtype.Float32 } }, prefix, prefixQkv, step, stepQkv, window);
+            double moved = expected.Zip(unrounded).Max(p => Math.Abs(p.First - p.Second));
+            Assert.True(moved > 3 * Tolerance, $"the bf16 cache moved the outputs by {moved} at most");
+        }
 
         Assert.Equal(expected.Length, actual.Length);
         for (int i = 0; i < expected.Length; i++)

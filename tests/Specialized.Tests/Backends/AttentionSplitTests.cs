@@ -37,7 +37,7 @@ public sealed class AttentionSplitTests
         using var context = Context.Create(builder => builder.CPU(new CPUDevice(32, ExtendAttentionKernel.GroupSize / 32, 1)));
         using var accelerator = context.GetCPUDevice(0).CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel);
         var attend = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>,
-            ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, RuntimeDims>(ExtendAttentionKernel.Run);
+            ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, RuntimeDims>(ExtendAttentionKernel.Run<RuntimeDims, Float32Kv>);
         var combine = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, RuntimeDims>(AttentionCombineKernel.Run);
         using var q = accelerator.Allocate1D(qkv);
         using var k = accelerator.Allocate1D(keys);

@@ -93,6 +93,7 @@ public sealed class CliTests(TinyTextModel model) : IClassFixture<TinyTextModel>
     [InlineData("generate --model {model} --device cpu --input-ids 1,x", "--input-ids")]
     [InlineData("generate --model {model} --device cpu --input-ids 1,99999999", "99999999")]
     [InlineData("generate --model {badconfig} --device cpu --prompt Hi", "config.json")]
+    [InlineData("generate --model {model} --device cpu --prompt Hi --kv-cache-dtype fp16", "--kv-cache-dtype")]
     [InlineData("tokenize --model {missing} --text Hi", "tokenizer")]
     [InlineData("make-random-checkpoint --config {model}/config.json --out {missing} --tokenizer {missing}", "tokenizer.json")]
     [InlineData("bench --model {model} --device cpu --input-len 600 --output-len 1", "context length")]

@@ -141,6 +141,7 @@ public sealed class CpuKernels<TDims> : IQwen2Kernels<TDims> where TDims : struc
         int d = _dims.HeadDim, half = d / 2, width = _dims.QkvSize, kvSize = _dims.KvSize;
         int qHeads = _dims.NumHeads, kvHeads = _dims.NumKvHeads;
         float[] k = _keys[layer], v = _values[layer];
+        bool bf16 = Kv.Dtype == KvCacheDtype.BFloat16;
         ForRows(batch.TokenCount, 4, t =>
         {
             int pos = batch.Positions[t];
@@ -150,8 +151,18 @@ public sealed class CpuKernels<TDims> : IQwen2Kernels<TDims> where TDims : struc
             for (int h = 0; h < qHeads + kvHeads; h++) Rotate(row.Slice(h * d, d), cos, sin);
 
             int slot = batch.Slot(batch.TokenSequence[t], pos);
-            row.Slice(qHeads * d, kvSize).CopyTo(k.AsSpan(slot * kvSize, kvSize));
-            row.Slice(qHeads * d + kvSize, kvSize).CopyTo(v.AsSpan(slot * kvSize, kvSize));
+            Span<float> key = k.AsSpan(slot * kvSize, kvSize), value = v.AsSpan(slot * kvSize, kvSize);
+            row.Slice(qHeads * d, kvSize).CopyTo(key);
+            row.Slice(qHeads * d + kvSize, kvSize).CopyTo(value);
+            if (bf16)
+            {
+                // A bf16 cache: the stored values rounded as the GPU's stores them (the arrays stay float32).
+                for (int i = 0; i < kvSize; i++)
+                {
+                    key[i] = BFloat16.ToSingle(BFloat16.FromSingle(key[i]));
+                    value[i] = BFloat16.ToSingle(BFloat16.FromSingle(value[i]));
+                }
+            }
         });
     }
 

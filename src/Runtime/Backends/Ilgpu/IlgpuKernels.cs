@@ -53,6 +53,10 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         {
             throw new NotSupportedException("The GPU kernels read weights eight bf16 at a time: hidden, intermediate and q sizes must be multiples of 8.");
         }
+        if (dims.HeadDim % 4 != 0)
+        {
+            throw new NotSupportedException($"head_dim {dims.HeadDim}: the GPU kernels write the KV cache in pairs of element pairs, so it must be a multiple of 4.");
+        }
         _accelerator = accelerator;
         _stream = stream;
         _dims = dims;
@@ -61,6 +65,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         // Compilation first: it is most of the wait on a GPU, and a progress display can say so.
         progress?.Report(new EngineLoadProgress(EngineLoadStage.CompilingKernels));
         bool cuda = accelerator.AcceleratorType == AcceleratorType.Cuda;
+        bool bf16Kv = options.Kv.Dtype == KvCacheDtype.BFloat16;
         _embed = accelerator.LoadKernel<ArrayView<ushort>, ArrayView<int>, ArrayView<float>, int, TDims>(EmbedKernel.Run);
         _norm = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, TDims>(RmsNormKernel.Run);
         _gemv = Gemvs.Load(accelerator);
@@ -82,15 +87,20 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
                 _gemm = accelerator.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, ArrayView<float>, int, int, int>(GemmKernel.Run);
             }
         }
-        _ropeKv = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims>(RopeKvKernel.Run);
+        _ropeKv = bf16Kv
+            ? accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims>(RopeKvKernel.Run<TDims, Bf16Kv>)
+            : accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims>(RopeKvKernel.Run<TDims, Float32Kv>);
         if (accelerator.MaxNumThreadsPerGroup >= ExtendAttentionKernel.GroupSize && ExtendAttentionKernel.Supports(dims))
         {
-            _extendAttention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(
-                ExtendAttentionKernel.Run);
+            _extendAttention = bf16Kv
+                ? accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(ExtendAttentionKernel.Run<TDims, Bf16Kv>)
+                : accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(ExtendAttentionKernel.Run<TDims, Float32Kv>);
         }
         else
         {
-            _attention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>(AttentionKernel.Run);
+            _attention = bf16Kv
+                ? accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>(AttentionKernel.Run<TDims, Bf16Kv>)
+                : accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>(AttentionKernel.Run<TDims, Float32Kv>);
         }
         // Attention on tensor cores: for prefill, head rows of whole k16 steps and at most 64 query heads per KV head;
         // for decode tokens, where the model allows (DecodeAttentionKernel.Supports), a kernel of its own. The prefill
@@ -115,14 +125,12 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         _siluMul = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, TDims>(SiluMulKernel.Run);
         _gather = accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(GatherRowsKernel.Run);
 
-        // The tensor-core attention kernels, for the instruction (IMma) of this accelerator.
-        TensorCoreAttention LoadTensorCoreAttention<TMma>() where TMma : struct, IMma => new(
-            accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(
-                TensorCoreAttentionKernel.Run<TDims, TMma>),
-            _decodeOnTensorCores
-                ? accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(
-                    DecodeAttentionKernel.Run<TDims, TMma>)
-                : null);
+        // The tensor-core attention kernels, for the instruction (IMma) of this accelerator and the cache's format.
+        TensorCoreAttention LoadTensorCoreAttention<TMma>() where TMma : struct, IMma =>
+            bf16Kv ? LoadTensorCoreAttentionFor<TMma, Bf16Kv>() : LoadTensorCoreAttentionFor<TMma, Float32Kv>();
+        TensorCoreAttention LoadTensorCoreAttentionFor<TMma, TKv>() where TMma : struct, IMma where TKv : struct, IKvFormat => new(
+            accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(TensorCoreAttentionKernel.Run<TDims, TMma, TKv>),
+            _decodeOnTensorCores ? accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(DecodeAttentionKernel.Run<TDims, TMma, TKv>) : null);
 
         progress?.Report(new EngineLoadProgress(EngineLoadStage.AllocatingKvCache));
         // Room for the index arrays of a full step and the page tables of a full KV pool (twice: shared prefixes repeat).
@@ -134,7 +142,9 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         _sin = accelerator.Allocate1D(rope.Sin);
         _empty = accelerator.Allocate1D<float>(1);
         // One page past the pool: the scratch page where a replayed decode step's padding sequences write their KV.
-        long cacheLength = (long)(options.Kv.Slots + options.Kv.PageSize) * dims.KvSize;
+        // Storage floats (a bf16 cache packs two elements in one), whole 16-byte words.
+        long elements = (long)(options.Kv.Slots + options.Kv.PageSize) * dims.KvSize;
+        long cacheLength = ((bf16Kv ? (elements + 1) / 2 : elements) + 3) / 4 * 4;
         _keys = new MemoryBuffer1D<float, Stride1D.Dense>[dims.NumLayers];
         _values = new MemoryBuffer1D<float, Stride1D.Dense>[dims.NumLayers];
         for (int l = 0; l < dims.NumLayers; l++)
