@@ -30,8 +30,8 @@ namespace Specialized.Kernels;
 /// float32 faithfulness as in <see cref="TensorCoreAttentionKernel"/>: Q, K, V and P are split into two bf16 terms and
 /// each product takes three MMAs (hi·lo + lo·hi + hi·hi), so the output agrees with the float32 kernels to ~1e-5.
 /// A bf16 cache (TKv = <see cref="Bf16Kv"/>) holds K and V as exact bf16 operands: their
-/// products take two MMAs, and the loads are half the bytes. ptxas (11.8, sm_90) gives the float32 kernel 177 registers,
-/// no spills, ~500 instructions a warp per 16 keys at head size 64 (48 MMAs), where <see cref="ExtendAttentionKernel"/>
+/// products take two MMAs, and the loads are half the bytes. ptxas (11.8, sm_90) fits the float32 kernel in 168
+/// registers (<see cref="Specialization"/>), no spills, ~500 instructions a warp per 16 keys at head size 64 (48 MMAs), where <see cref="ExtendAttentionKernel"/>
 /// (a lane per key, shared-memory FMAs) spent ~1,150 on the same work.
 /// </para>
 /// Splitting the keys (grid.Z &gt; 1) leaves each row's max, sum and unnormalized output in <c>partials</c> for
@@ -52,6 +52,12 @@ internal static class DecodeAttentionKernel
 
     /// <summary>Rows a group's partial state is laid out for, as the combine kernel reads it (that of the SIMT block kernel).</summary>
     public const int Rows = ExtendAttentionKernel.MaxRows;
+
+    /// <summary>
+    /// The launch bounds the kernel is compiled with: three groups an SM (12 warps), which holds ptxas to 168 registers;
+    /// unbounded it took 177 (two groups), and at 128 it spilled.
+    /// </summary>
+    public static ILGPU.Runtime.KernelSpecialization Specialization => new(GroupSize, 3);
 
     private const int HalfDim = 64;
     private const int MaxHeadDim = 128;

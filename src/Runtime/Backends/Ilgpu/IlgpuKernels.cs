@@ -130,7 +130,10 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
             bf16Kv ? LoadTensorCoreAttentionFor<TMma, Bf16Kv>() : LoadTensorCoreAttentionFor<TMma, Float32Kv>();
         TensorCoreAttention LoadTensorCoreAttentionFor<TMma, TKv>() where TMma : struct, IMma where TKv : struct, IKvFormat => new(
             accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(TensorCoreAttentionKernel.Run<TDims, TMma, TKv>),
-            _decodeOnTensorCores ? accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(DecodeAttentionKernel.Run<TDims, TMma, TKv>) : null);
+            _decodeOnTensorCores
+                ? accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(
+                    DecodeAttentionKernel.Run<TDims, TMma, TKv>, cuda ? DecodeAttentionKernel.Specialization : default)
+                : null);
 
         progress?.Report(new EngineLoadProgress(EngineLoadStage.AllocatingKvCache));
         // Room for the index arrays of a full step and the page tables of a full KV pool (twice: shared prefixes repeat).
