@@ -4,7 +4,7 @@
 # machine: time to first token, CUDA vs HF float32, batch-1 decode and offline throughput of both, the offline run's
 # profile by operation (SPECIALIZED_PROFILE_OPS), then HF eager and the gpt-fast recipe (SKIP_BASELINES=1 leaves
 # these out). ~5 minutes, ~7 with the baselines.
-# Usage: ab-compare.sh [NUM_PROMPTS] [INPUT_LEN] [OUTPUT_LEN]
+# Usage: [TTFT_RUNS=3] [SKIP_BASELINES=1] ab-compare.sh [NUM_PROMPTS] [INPUT_LEN] [OUTPUT_LEN]
 set -uo pipefail
 source tools/device/setup.sh
 n=${1:-1000}; in=${2:-1024}; out=${3:-256}
@@ -14,8 +14,8 @@ cat .device/app/commit.txt .device/base/app/commit.txt | tee -a $OUT/gpu.txt
 ck=/tmp/q05
 cli="dotnet .device/app/specialized.dll"
 timeout 120 $cli make-random-checkpoint --config models/Qwen2.5-0.5B-Instruct/config.json --out $ck --seed 1 --tokenizer models/qwen-tokenizer > /dev/null
-echo "== time to first token from process start, three runs"
-for i in 1 2 3; do
+echo "== time to first token from process start, ${TTFT_RUNS:-3} runs"
+for i in $(seq ${TTFT_RUNS:-3}); do
   s=$(date +%s.%N)
   timeout 60 $cli generate --model $ck --prompt Hello --max-new-tokens 1 --temperature 0 --device cuda --json > /dev/null 2>&1
   python3 -c "print(f'{$(date +%s.%N) - $s:.2f} s')"
