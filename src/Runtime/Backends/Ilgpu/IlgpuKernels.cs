@@ -344,11 +344,12 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     }
 
     /// <summary>
-    /// The tensor-core attention serves a step whose sequences bring <see cref="TensorCoreAttentionFromTokens"/> tokens
-    /// or more on average (prefill chunks, and mixed batches that a chunk dominates): its blocks then hold several
-    /// tokens, each group's 64 query rows are mostly live and the MMAs replace the SIMT kernel's shared-memory-bound
-    /// FMAs. A decode step (one token a sequence) would fill G of a group's 64 rows: it keeps the SIMT block kernel,
-    /// whose 16-row groups it fills better.
+    /// Where the model has no decode kernel (<see cref="DecodeAttentionKernel.Supports"/>), the tensor-core prefill
+    /// attention serves a step whose sequences bring <see cref="TensorCoreAttentionFromTokens"/> tokens or more on
+    /// average (prefill chunks, and mixed batches that a chunk dominates): its blocks then hold several tokens, each
+    /// group's 64 query rows are mostly live and the MMAs replace the SIMT kernel's shared-memory-bound FMAs. A decode
+    /// step (one token a sequence) would fill G of a group's 64 rows: it keeps the SIMT block kernel, whose 16-row
+    /// groups it fills better.
     /// </summary>
     internal static bool UseTensorCoreAttention(int tokens, int sequences) => tokens >= TensorCoreAttentionFromTokens * sequences;
 
