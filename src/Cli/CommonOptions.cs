@@ -26,4 +26,23 @@ internal static class CommonOptions
         device.AcceptOnlyFromAmong(BackendSelector.Devices);
         return device;
     }
+
+    /// <summary>What the KV cache stores (<see cref="EngineOptions.KvCacheDtype"/>): a name <see cref="KvCacheDtypes.Parse"/> knows.</summary>
+    public static Option<KvCacheDtype> KvCacheDtype() => new("--kv-cache-dtype")
+    {
+        Description = "What the KV cache stores: float32 (default) or bf16 (half the memory and attention traffic).",
+        DefaultValueFactory = _ => Specialized.KvCacheDtype.Float32,
+        CustomParser = result =>
+        {
+            try
+            {
+                return KvCacheDtypes.Parse(result.Tokens.Single().Value);
+            }
+            catch (ArgumentException e)
+            {
+                result.AddError($"--kv-cache-dtype: {e.Message}");
+                return default;
+            }
+        },
+    };
 }

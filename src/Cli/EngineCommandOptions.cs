@@ -21,11 +21,7 @@ internal sealed class EngineCommandOptions
         Description = "Round the GPU GEMMs' inputs to bf16 as PyTorch's bf16 inference does (faster); by default they stay near float32.",
     };
 
-    public Option<string> KvCacheDtype { get; } = new("--kv-cache-dtype")
-    {
-        Description = "What the KV cache stores: float32 (default) or bf16 (half the memory and attention traffic).",
-        DefaultValueFactory = _ => "float32",
-    };
+    public Option<KvCacheDtype> KvCacheDtype { get; } = CommonOptions.KvCacheDtype();
 
     public void AddTo(Command command)
     {
@@ -36,19 +32,6 @@ internal sealed class EngineCommandOptions
         command.Options.Add(DisableCudaGraph);
         command.Options.Add(Bf16Activations);
         command.Options.Add(KvCacheDtype);
-        // (Null while validating when the option is absent: the default applies after.)
-        command.Validators.Add(result =>
-        {
-            if (result.GetValue(KvCacheDtype) is not string value) return;
-            try
-            {
-                KvCacheDtypes.Parse(value);
-            }
-            catch (ArgumentException e)
-            {
-                result.AddError($"--kv-cache-dtype: {e.Message}");
-            }
-        });
     }
 
     /// <summary>
@@ -68,7 +51,7 @@ internal sealed class EngineCommandOptions
                 MaxRunningRequests = parse.GetValue(MaxRunningRequests),
                 DisableCudaGraph = parse.GetValue(DisableCudaGraph),
                 Bf16Activations = parse.GetValue(Bf16Activations),
-                KvCacheDtype = KvCacheDtypes.Parse(parse.GetValue(KvCacheDtype)!),
+                KvCacheDtype = parse.GetValue(KvCacheDtype),
                 RandomSeed = seed,
                 LoggerFactory = loggers,
                 LogLevel = level,

@@ -29,7 +29,7 @@ internal static class LogitsCommand
         var ignoreEos = new Option<bool>("--ignore-eos") { Description = "Keep generating past end-of-sequence tokens." };
         var device = CommonOptions.Device();
         var bf16 = new Option<bool>("--bf16-activations") { Description = "Round the GPU GEMMs' inputs to bf16 (EngineOptions.Bf16Activations)." };
-        var kvDtype = new Option<string>("--kv-cache-dtype") { Description = "What the KV cache stores: float32 (default) or bf16.", DefaultValueFactory = _ => "float32" };
+        var kvDtype = CommonOptions.KvCacheDtype();
         var output = new Option<string>("--out", "-o")
         {
             Description = "Where to write the logits: float32 little-endian, one row of vocab_size per output token.",
@@ -46,7 +46,7 @@ internal static class LogitsCommand
             if (result.GetValue(maxNew) < 0) result.AddError("--max-new-tokens must be 0 or more.");
         });
         command.SetAction(parse => Run(console, new Request(parse.GetValue(model)!, parse.GetValue(prompt), parse.GetValue(inputIds), parse.GetValue(maxNew),
-            parse.GetValue(ignoreEos), parse.GetValue(device)!, parse.GetValue(bf16), KvCacheDtypes.Parse(parse.GetValue(kvDtype)!), parse.GetValue(output)!)));
+            parse.GetValue(ignoreEos), parse.GetValue(device)!, parse.GetValue(bf16), parse.GetValue(kvDtype), parse.GetValue(output)!)));
         return command;
     }
 
