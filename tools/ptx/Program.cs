@@ -18,7 +18,8 @@ Type ptxMma = T("PtxMma"), f32Kv = T("Float32Kv");
 // Each kernel's type arguments: the dims, the instruction and the KV cache's format (float32) where it takes them.
 (string Kernel, Type[] Arguments)[] kernels =
 [
-    ("TensorCoreGemmKernel", [T("SplitActivations"), ptxMma]),
+    ("TensorCoreGemmKernel", [T("SplitActivations"), T("PtxGemmTile")]),
+    ("TensorCoreGemmKernel", [T("RoundedActivations"), T("PtxGemmTile")]),
     ("ActivationSplitKernel", [T("SplitActivations"), ptxMma]),
     ("LinearKernel", [T("PlainRows")]),
     ("LinearKernel", [T("NormedRows")]),
@@ -50,6 +51,7 @@ foreach ((string name, Type[] arguments) in kernels)
     {
         "LinearKernel" => $"{name}.{arguments[0].Name}",
         "DecodeAttentionKernel" => $"{name}.{arguments[2].Name}",
+        "TensorCoreGemmKernel" => $"{name}.{arguments[0].Name}",
         _ => name,
     };
     File.WriteAllText(Path.Combine(outDir, $"{file}.ptx"), compiled.PTXAssembly);

@@ -28,21 +28,25 @@ internal readonly struct RoundedActivations : IGemmActivations
 }
 
 /// <summary>
-/// Y[t, n] = Σ_k X[t, k]·W[n, k] (+ b[n]) on tensor cores (with <c>accumulate</c>, added to what Y holds): PTX <c>mma.sync.m16n8k16</c> on bf16 with float32
-/// accumulation, through ILGPU's inline PTX. A group of 8 warps computes a 128 x 128 tile of Y, each warp a 64 x 32
-/// block (4 x 4 MMA tiles of 16 x 8). The tile's 32-deep slices of X (its bf16 terms, from
-/// <see cref="ActivationSplitKernel"/>) and W pass through two shared-memory stages: while the warps multiply one
-/// slice, the next is loaded into registers and stored into the other stage, one barrier a slice.
+/// Y[t, n] = Σ_k X[t, k]·W[n, k] (+ b[n]) on tensor cores (with <c>accumulate</c>, added to what Y holds): PTX
+/// <c>mma.sync.m16n8k16</c> on bf16 with float32 accumulation, through ILGPU's inline PTX. A group of 8 warps computes
+/// a 128 x 128 tile of Y, each warp a 64 x 32 block (4 x 4 MMA tiles of 16 x 8).
 /// <para>
-/// <b>Each fragment is one 16-byte load, in the instruction's register order, without <c>ldmatrix</c></b> (ILGPU
-/// gives a kernel no shared-memory address to pass it). The MMA sums over k, so any order of k serves if A and B agree
-/// on it: this kernel lets MMA column pair p of its k16 step s be word 4(p mod 4) + 2s + p / 4 of a 16-word row slice.
-/// W is staged row-major (16 words a row, unpadded), and a lane's words 4q..4q + 3 of its column g are both steps' B
-/// fragments: one <c>ld.shared.v4</c>. X is staged with rows r and r + 8 interleaved, step 0's words in one half of the
-/// stage and step 1's in the other, so the four registers of a step's A fragment (rows g and g + 8, pairs q and q + 4)
-/// sit side by side: one <c>ld.shared.v4</c> that lands in the registers the instruction reads (from two loads, ptxas
-/// spent ~1.5 moves an MMA assembling them). Both layouts let a 16-byte load phase's eight lanes read 128 contiguous
-/// bytes: no bank conflicts.
+/// <b>A pipeline of <see cref="Stages"/> shared-memory stages fed by <c>cp.async</c>.</b> The tile's 32-deep slices of
+/// X (its bf16 terms, from <see cref="ActivationSplitKernel"/>) and of W are copied from global into shared memory by
+/// the copy engine, without passing through registers, <see cref="Stages"/> - 1 slices ahead of the one the warps
+/// multiply: one wait and one barrier a slice, and the loads' latency hides behind three slices of MMAs. The fragments
+/// come out of shared memory with <c>ldmatrix.x4</c>, one instruction per A fragment of a k16 step and per 8-wide B
+/// tile of a slice. A staged row is 64 bytes, four 16-byte chunks; chunk c of row r sits at position c ^ ((r / 2) % 4)
+/// of its row, so the eight rows one matrix of an <c>ldmatrix</c> reads fall in eight different bank groups (unswizzled,
+/// rows r and r + 2 would share one).
+/// </para>
+/// <para>
+/// The instructions need shared-memory and global addresses that ILGPU does not give a kernel: the stages live in the
+/// dynamic shared memory, whose PTX name is fixed, and the host passes the inputs' device addresses
+/// (<see cref="GemmSources"/>). The warp's block and the instructions are the type parameter <see cref="IGemmTile{TSelf}"/>:
+/// <see cref="PtxGemmTile"/> on CUDA, whose accumulators are named PTX registers (why: there), and off CUDA
+/// <see cref="EmulatedGemmTile"/>, which performs the same copies, matrix loads and MMAs through the views, on the same layout.
 /// </para>
 /// <para>
 /// <b>Split K.</b> A grid of fewer tiles than the card holds at once (the 896-wide projections of a decode batch: 7
@@ -51,9 +55,8 @@ internal readonly struct RoundedActivations : IGemmActivations
 /// <c>y</c>, which <see cref="SplitKSumKernel"/> adds up in a fixed order (deterministic, unlike atomics).
 /// <see cref="Plan"/> picks the split.
 /// </para>
-/// The instruction, its fragment layouts and its emulation off CUDA are in <see cref="IMma"/>. Needs inDim a multiple
-/// of 32; rows and columns may be ragged. Compiled for two groups an SM (<see cref="Specialization"/>): ptxas then
-/// keeps it to 128 registers a thread.
+/// Needs inDim a multiple of 32; rows and columns may be ragged. Compiled for two groups an SM (<see cref="Specialization"/>):
+/// ptxas then keeps it to 128 registers a thread.
 /// </summary>
 internal static class TensorCoreGemmKernel
 {
@@ -62,30 +65,31 @@ internal static class TensorCoreGemmKernel
     public const int Depth = 32;
     public const int GroupSize = 256;
 
-    /// <summary>16-byte quads in a staged row: 32 bf16.</summary>
-    private const int RowQuads = Depth / 8;
+    /// <summary>Shared-memory stages: slices in flight while one is multiplied.</summary>
+    public const int Stages = 4;
 
-    /// <summary>Quads in one stage of a term or of W: 128 rows.</summary>
-    private const int StageQuads = TileM * RowQuads;
+    /// <summary>16-byte chunks in a staged row: 32 bf16.</summary>
+    private const int RowChunks = Depth / 8;
 
-    /// <summary>An X stage holds step 0's A fragments, then step 1's: quad (16-row block, g, q) of each half.</summary>
-    private const int HalfQuads = StageQuads / 2;
+    /// <summary>Chunks of one operand's slice: 128 rows, 8 KB.</summary>
+    private const int OperandChunks = TileM * RowChunks;
 
-    /// <summary>Quads of one 16-row block in a half: 8 x 4 lanes.</summary>
-    private const int BlockQuads = 32;
-
-    /// <summary>Groups an SM holds: 256 threads of at most 128 registers, 2 x 49 KB of shared memory.</summary>
+    /// <summary>Groups an SM holds: 256 threads of at most 128 registers, up to 2 x 96 KB of shared memory.</summary>
     public const int GroupsPerMultiprocessor = 2;
 
     /// <summary>The launch bounds the kernel is compiled with (PTX <c>.maxntid</c>, <c>.minnctapersm</c>).</summary>
     public static ILGPU.Runtime.KernelSpecialization Specialization => new(GroupSize, GroupsPerMultiprocessor);
 
+    /// <summary>Dynamic shared memory a group takes, in 16-byte chunks: every stage's activation terms and W.</summary>
+    public static int SharedChunks(int terms) => Stages * (terms + 1) * OperandChunks;
+
     /// <summary>
     /// The launch for Y [tokens, outDim] = X [tokens, inDim] Wᵀ on a card of <paramref name="multiprocessors"/> SMs:
     /// the tile grid and, when it fills less than half of the card's group slots and outDim is whole float quads, a
     /// split of K into up to as many parts as fill them (each at least two slices). Splits = 1: the kernel writes Y.
+    /// The group's dynamic shared memory is <see cref="SharedChunks"/> for the activations' <paramref name="terms"/>.
     /// </summary>
-    public static GemmPlan Plan(int tokens, int inDim, int outDim, int multiprocessors)
+    public static GemmPlan Plan(int tokens, int inDim, int outDim, int multiprocessors, int terms)
     {
         int columns = (outDim + TileN - 1) / TileN, rows = (tokens + TileM - 1) / TileM, slices = inDim / Depth;
         int tiles = Tiles(tokens, outDim), slots = GroupsPerMultiprocessor * multiprocessors;
@@ -93,7 +97,9 @@ internal static class TensorCoreGemmKernel
         if (2 * tiles <= slots && outDim % 4 == 0) splits = Math.Max(1, Math.Min(slots / tiles, slices / 2));
         int slicesPerSplit = (slices + splits - 1) / splits;
         splits = (slices + slicesPerSplit - 1) / slicesPerSplit;
-        return new GemmPlan(new KernelConfig(new Index3D(columns, rows, splits), new Index3D(GroupSize, 1, 1)), splits, slicesPerSplit);
+        var config = new KernelConfig(new Index3D(columns, rows, splits), new Index3D(GroupSize, 1, 1),
+            SharedMemoryConfig.RequestDynamic<Bf16x8>(SharedChunks(terms)));
+        return new GemmPlan(config, splits, slicesPerSplit);
     }
 
     /// <summary>The output tiles of Y [tokens, outDim]: the grid's width times its height.</summary>
@@ -104,135 +110,105 @@ internal static class TensorCoreGemmKernel
 
     /// <param name="xHi">The activations' hi bf16 terms [tokens, inDim] (<see cref="ActivationSplitKernel"/>).</param>
     /// <param name="xLo">Their lo terms, read only with split activations.</param>
+    /// <param name="sources">The device addresses of <paramref name="xHi"/>, <paramref name="xLo"/> and <paramref name="weight"/>, for <c>cp.async</c>.</param>
     /// <param name="y">Y, or with a split of K its partial sums: one [tokens, outDim] plane per grid z.</param>
     /// <param name="slicesPerSplit">The 32-deep slices of K each grid z takes (all of them without a split).</param>
     [KernelName("TensorCoreGemmKernel")]
-    public static void Run<TActivations, TMma>(ArrayView<Bf16x8> xHi, ArrayView<Bf16x8> xLo, ArrayView<Bf16x8> weight, ArrayView<float> bias, int hasBias,
-        int accumulate, ArrayView<float> y, int tokens, int inDim, int outDim, int slicesPerSplit, TActivations activations)
-        where TActivations : struct, IGemmActivations where TMma : struct, IMma
+    public static void Run<TActivations, TTile>(ArrayView<Bf16x8> xHi, ArrayView<Bf16x8> xLo, ArrayView<Bf16x8> weight, GemmSources sources,
+        ArrayView<float> bias, int hasBias, int accumulate, ArrayView<float> y, int tokens, int inDim, int outDim, int slicesPerSplit, TActivations activations)
+        where TActivations : struct, IGemmActivations where TTile : struct, IGemmTile<TTile>
     {
+        TTile c = default(TTile).Zero();
         int terms = activations.Terms;
-        // Two stages of each: 16 KB a term and 16 KB of W, 48 KB with split activations (the static limit).
-        ArrayView<Words4> hiTiles = SharedMemory.Allocate<Words4>(2 * StageQuads);
-        ArrayView<Words4> loTiles = SharedMemory.Allocate<Words4>(terms == 2 ? 2 * StageQuads : 1);
-        ArrayView<Words4> wTiles = SharedMemory.Allocate<Words4>(2 * StageQuads);
-        ArrayView<uint> exchange = Mma.Exchange<TMma>(GroupSize);
+        ArrayView<Bf16x8> tiles = SharedMemory.GetDynamic<Bf16x8>();
+        ArrayView<uint> exchange = SharedMemory.Allocate<uint>(c.ExchangeWords * GroupSize);
         // Shifts, not Warp.WarpIdx (a signed division): ptxas recomputes these inside the loop rather than hold them.
         int t = Group.IdxX, lane = t & 31, warp = t >> 5;
         int g = lane >> 2, q = lane & 3;
         int n0 = Grid.IdxX * TileN, m0 = Grid.IdxY * TileM;
         int kBegin = Grid.IdxZ * slicesPerSplit * Depth, kEnd = Math.Min(inDim, kBegin + slicesPerSplit * Depth);
+        int slices = (kEnd - kBegin) / Depth, stageChunks = (terms + 1) * OperandChunks;
         int warpRow = (warp >> 2) * 64, warpCol = (warp & 3) * 32;
 
-        // Each thread stages two quads of X (per term) and two of W a slice, quad t % 4 of: X rows r and r + 8 of 16-row
-        // block t / 32 (r = (t / 4) % 8), W rows t / 4 and t / 4 + 64. Rows past the edge load the last row instead:
-        // an output depends only on its own X row and W row, so those feed only outputs that are never stored, and the
-        // loads need no predicate and no zeroing.
-        int quad = t & 3, xRow = (t >> 5) * 16 + ((t >> 2) & 7), wRow = t >> 2, stride = inDim / 8;
-        int xFrom0 = Math.Min(m0 + xRow, tokens - 1) * stride + quad, xFrom1 = Math.Min(m0 + xRow + 8, tokens - 1) * stride + quad;
-        int wFrom0 = Math.Min(n0 + wRow, outDim - 1) * stride + quad, wFrom1 = Math.Min(n0 + wRow + 64, outDim - 1) * stride + quad;
+        // Each thread copies chunk t % 4 of rows t / 4 and t / 4 + 64 of each operand a slice. Rows past the edge copy
+        // the last row instead: an output depends only on its own X row and W row, so those feed only outputs that are
+        // never stored, and the copies need no predicate and no zeroing.
+        int row = t >> 2, stride = inDim / 8;
+        var copy = new SliceCopy(
+            Swizzled(row, t & 3),
+            Math.Min(m0 + row, tokens - 1) * stride + (t & 3), Math.Min(m0 + row + 64, tokens - 1) * stride + (t & 3),
+            Math.Min(n0 + row, outDim - 1) * stride + (t & 3), Math.Min(n0 + row + 64, outDim - 1) * stride + (t & 3));
 
-        // Views at the lane's words in stage 0 (stage 1 is StageQuads further), made once: every shared access in the
-        // loop is then a constant offset from one of two bases.
-        int aAt = ((warpRow / 16) * 8 + g) * 4 + q, bAt = (warpCol + g) * RowQuads + q;
-        Stage next = Load(xHi, xLo, weight, xFrom0, xFrom1, wFrom0, wFrom1, kBegin / 8, terms);
-        next.Store(hiTiles.SubView(t), loTiles.SubView(terms == 2 ? t : 0), wTiles.SubView(t), terms);
-        Group.Barrier();
+        // The chunks this lane names to ldmatrix, in stage 0 (a stage is stageChunks further). A: row lane % 8 (+ 8 for
+        // matrices 1 and 3) of the warp's first 16-row block, chunk 2s + lane / 16 of step s; the next blocks are 16 rows
+        // (64 chunks) on. B: row lane % 8 of the warp's first 8-wide tile, chunk lane / 8 (matrix i = chunk i: both steps'
+        // fragments); the next tiles are 8 rows on. Rows 8 apart share their swizzle.
+        int aRow = warpRow + (lane & 7) + ((lane >> 3) & 1) * 8, half = lane >> 4;
+        var fragments = new GemmFragmentChunks(Swizzled(aRow, half), Swizzled(aRow, 2 + half), Swizzled(warpCol + (lane & 7), lane >> 3));
 
-        WarpTile c = default;
-        int stage = 0;
-        // No branch on the last slice: it loads its own slice again and stages it where nobody reads any more (a
-        // conditional load and store made ptxas copy the staged registers around the loop).
-        for (int k0 = kBegin; k0 < kEnd; k0 += Depth)
+        for (int s = 0; s < Stages - 1; s++)
         {
-            next = Load(xHi, xLo, weight, xFrom0, xFrom1, wFrom0, wFrom1, Math.Min(k0 + Depth, kEnd - Depth) / 8, terms);
-            int at = stage * StageQuads;
-            c = c.Slice<TMma>(hiTiles.SubView(at + aAt), loTiles.SubView(terms == 2 ? at + aAt : 0), wTiles.SubView(at + bAt), terms, exchange);
-            int other = (stage ^ 1) * StageQuads + t;
-            next.Store(hiTiles.SubView(other), loTiles.SubView(terms == 2 ? other : 0), wTiles.SubView(other), terms);
-            Group.Barrier();
-            stage ^= 1;
+            if (s < slices) copy.Issue(c, tiles, s * stageChunks, xHi, xLo, weight, sources, kBegin / 8 + s * RowChunks, terms);
+            c.Commit();
         }
+        for (int i = 0; i < slices; i++)
+        {
+            // Slice i's copies are done (this thread's: at most Stages - 2 newer groups in flight; everyone's: the
+            // barrier), and every warp is past slice i - 1, whose stage the next copies overwrite.
+            c.Wait(Stages - 2);
+            Group.Barrier();
+            int next = i + Stages - 1;
+            if (next < slices) copy.Issue(c, tiles, (next & (Stages - 1)) * stageChunks, xHi, xLo, weight, sources, kBegin / 8 + next * RowChunks, terms);
+            c.Commit();
+            c = c.Add(tiles, (i & (Stages - 1)) * stageChunks, fragments, terms, exchange);
+        }
+        // The stages are reached only through the instructions on CUDA; this store, which never runs, keeps ILGPU from
+        // dropping the dynamic shared memory (and its PTX declaration) as unused.
+        if (tokens < 0) tiles[0] = default;
 
         int yRow = m0 + warpRow + g, yCol = n0 + warpCol + 2 * q;
         y = y.SubView(Grid.IdxZ * tokens * outDim);
         var epilogue = new Epilogue(bias, hasBias, accumulate);
-        c.R0.Store(y, epilogue, yRow, yCol, tokens, outDim);
-        c.R1.Store(y, epilogue, yRow + 16, yCol, tokens, outDim);
-        c.R2.Store(y, epilogue, yRow + 32, yCol, tokens, outDim);
-        c.R3.Store(y, epilogue, yRow + 48, yCol, tokens, outDim);
+        StoreRow(c, 0, y, epilogue, yRow, yCol, tokens, outDim);
+        StoreRow(c, 1, y, epilogue, yRow + 16, yCol, tokens, outDim);
+        StoreRow(c, 2, y, epilogue, yRow + 32, yCol, tokens, outDim);
+        StoreRow(c, 3, y, epilogue, yRow + 48, yCol, tokens, outDim);
     }
 
-    /// <summary>A warp's 64 x 32 block of Y: four rows of MMA tiles (16 rows each).</summary>
-    private readonly struct WarpTile(TileRow r0, TileRow r1, TileRow r2, TileRow r3)
+    /// <summary>Block <paramref name="block"/>'s four tiles: rows g and g + 8 from <paramref name="row"/>, columns 2q, 2q + 1 of each from <paramref name="col"/>.</summary>
+    private static void StoreRow<TTile>(TTile c, int block, ArrayView<float> y, Epilogue epilogue, int row, int col, int tokens, int outDim)
+        where TTile : struct, IGemmTile<TTile>
     {
-        public readonly TileRow R0 = r0, R1 = r1, R2 = r2, R3 = r3;
-
-        /// <summary>
-        /// Adds one staged 32-deep slice. <paramref name="aHi"/>, <paramref name="aLo"/> are views at the lane's quad of
-        /// its first A row (row g of the warp's block), <paramref name="b"/> at its quad of its first B column.
-        /// </summary>
-        public WarpTile Slice<TMma>(ArrayView<Words4> aHi, ArrayView<Words4> aLo, ArrayView<Words4> b, int terms, ArrayView<uint> exchange)
-            where TMma : struct, IMma
-        {
-            // Column g of each 8-wide tile, words 4q..4q+3: both steps' B fragments.
-            Words4 b0 = b[0], b1 = b[8 * RowQuads], b2 = b[16 * RowQuads], b3 = b[24 * RowQuads];
-            WarpTile c = Add<TMma>(aHi, b0, b1, b2, b3, exchange);
-            return terms == 2 ? c.Add<TMma>(aLo, b0, b1, b2, b3, exchange) : c;
-        }
-
-        /// <summary>A row block's A fragment for a step: one staged quad, already in the instruction's register order.</summary>
-        private static AFragment A(Words4 u) => new(u.A, u.B, u.C, u.D);
-
-        private WarpTile Add<TMma>(ArrayView<Words4> a, Words4 b0, Words4 b1, Words4 b2, Words4 b3, ArrayView<uint> exchange)
-            where TMma : struct, IMma => new(
-            R0.Add<TMma>(A(a[0]), A(a[HalfQuads]), b0, b1, b2, b3, exchange),
-            R1.Add<TMma>(A(a[BlockQuads]), A(a[HalfQuads + BlockQuads]), b0, b1, b2, b3, exchange),
-            R2.Add<TMma>(A(a[2 * BlockQuads]), A(a[HalfQuads + 2 * BlockQuads]), b0, b1, b2, b3, exchange),
-            R3.Add<TMma>(A(a[3 * BlockQuads]), A(a[HalfQuads + 3 * BlockQuads]), b0, b1, b2, b3, exchange));
+        StoreFragment(y, epilogue, c.Fragment(4 * block), row, col, tokens, outDim);
+        StoreFragment(y, epilogue, c.Fragment(4 * block + 1), row, col + 8, tokens, outDim);
+        StoreFragment(y, epilogue, c.Fragment(4 * block + 2), row, col + 16, tokens, outDim);
+        StoreFragment(y, epilogue, c.Fragment(4 * block + 3), row, col + 24, tokens, outDim);
     }
 
-    /// <summary>A 16 x 32 strip of a warp's block: four MMA tiles side by side.</summary>
-    private readonly struct TileRow(CFragment c0, CFragment c1, CFragment c2, CFragment c3)
+    /// <summary>Where chunk <paramref name="chunk"/> of staged row <paramref name="row"/> sits in its operand's slice.</summary>
+    private static int Swizzled(int row, int chunk) => row * RowChunks + (chunk ^ ((row >> 1) & 3));
+
+    /// <summary>A thread's copies of a slice: its chunk in the slice (rows r and r + 64: same swizzle, 256 chunks on) and its sources' indices at k = 0.</summary>
+    private readonly struct SliceCopy(int to, int x0, int x1, int w0, int w1)
     {
-        public readonly CFragment C0 = c0, C1 = c1, C2 = c2, C3 = c3;
+        private readonly int _to = to, _x0 = x0, _x1 = x1, _w0 = w0, _w1 = w1;
 
-        /// <summary>
-        /// Both k16 steps of a slice: <paramref name="a"/> and <paramref name="a1"/> are the A fragments of steps 0 and 1,
-        /// b0..b3 words 4q..4q+3 of column g of each tile. Step s takes words 2s (column pair q) and 2s + 1 (pair q + 4).
-        /// </summary>
-        public TileRow Add<TMma>(AFragment a, AFragment a1, Words4 b0, Words4 b1, Words4 b2, Words4 b3, ArrayView<uint> exchange)
-            where TMma : struct, IMma
+        /// <summary>Copies the slice at octet <paramref name="k"/> of K into the stage at chunk <paramref name="stage"/>.</summary>
+        public void Issue<TTile>(TTile mma, ArrayView<Bf16x8> tiles, int stage, ArrayView<Bf16x8> xHi, ArrayView<Bf16x8> xLo, ArrayView<Bf16x8> weight,
+            GemmSources sources, int k, int terms) where TTile : struct, IGemmTile<TTile>
         {
-            TMma mma = default;
-            return new TileRow(
-                mma.Multiply(mma.Multiply(C0, a, new BFragment(b0.A, b0.B), exchange), a1, new BFragment(b0.C, b0.D), exchange),
-                mma.Multiply(mma.Multiply(C1, a, new BFragment(b1.A, b1.B), exchange), a1, new BFragment(b1.C, b1.D), exchange),
-                mma.Multiply(mma.Multiply(C2, a, new BFragment(b2.A, b2.B), exchange), a1, new BFragment(b2.C, b2.D), exchange),
-                mma.Multiply(mma.Multiply(C3, a, new BFragment(b3.A, b3.B), exchange), a1, new BFragment(b3.C, b3.D), exchange));
+            int at = stage + _to;
+            mma.Copy(tiles, at, xHi, sources.XHi, _x0 + k);
+            mma.Copy(tiles, at + OperandChunks / 2, xHi, sources.XHi, _x1 + k);
+            if (terms == 2)
+            {
+                mma.Copy(tiles, at + OperandChunks, xLo, sources.XLo, _x0 + k);
+                mma.Copy(tiles, at + OperandChunks + OperandChunks / 2, xLo, sources.XLo, _x1 + k);
+            }
+            at += terms * OperandChunks;
+            mma.Copy(tiles, at, weight, sources.Weight, _w0 + k);
+            mma.Copy(tiles, at + OperandChunks / 2, weight, sources.Weight, _w1 + k);
         }
-
-        /// <summary>Rows g and g + 8 from <paramref name="row"/>, columns 2q, 2q + 1 of each tile from <paramref name="col"/>.</summary>
-        public void Store(ArrayView<float> y, Epilogue epilogue, int row, int col, int tokens, int outDim)
-        {
-            StoreFragment(y, epilogue, C0, row, col, tokens, outDim);
-            StoreFragment(y, epilogue, C1, row, col + 8, tokens, outDim);
-            StoreFragment(y, epilogue, C2, row, col + 16, tokens, outDim);
-            StoreFragment(y, epilogue, C3, row, col + 24, tokens, outDim);
-        }
-    }
-
-    private static Stage Load(ArrayView<Bf16x8> xHi, ArrayView<Bf16x8> xLo, ArrayView<Bf16x8> weight, int xFrom0, int xFrom1, int wFrom0, int wFrom1,
-        int k, int terms)
-    {
-        Stage s;
-        s.XHi0 = xHi[xFrom0 + k];
-        s.XHi1 = xHi[xFrom1 + k];
-        s.XLo0 = terms == 2 ? xLo[xFrom0 + k] : default;
-        s.XLo1 = terms == 2 ? xLo[xFrom1 + k] : default;
-        s.W0 = weight[wFrom0 + k];
-        s.W1 = weight[wFrom1 + k];
-        return s;
     }
 
     /// <summary>What the stores add to the sums: the bias, and with <c>Accumulate</c> what Y held (a residual add).</summary>
@@ -260,37 +236,15 @@ internal static class TensorCoreGemmKernel
             if (col + 1 < outDim) e.Store(y, (row + 8) * outDim + col + 1, c.C3 + b1);
         }
     }
+}
 
-    private static Words4 Words(Bf16x8 v) => new((uint)v.Low, (uint)(v.Low >> 32), (uint)v.High, (uint)(v.High >> 32));
-
-    /// <summary>Step 0's A words of rows r and r + 8 (words 0 and 1 of each quad), interleaved as the A fragment wants them.</summary>
-    private static Words4 Step0(Bf16x8 top, Bf16x8 bottom) => new((uint)top.Low, (uint)bottom.Low, (uint)(top.Low >> 32), (uint)(bottom.Low >> 32));
-
-    /// <summary>Step 1's (words 2 and 3).</summary>
-    private static Words4 Step1(Bf16x8 top, Bf16x8 bottom) => new((uint)top.High, (uint)bottom.High, (uint)(top.High >> 32), (uint)(bottom.High >> 32));
-
-    /// <summary>A thread's share of one 32-deep slice, held in registers between its load and its store.</summary>
-    private struct Stage
-    {
-        public Bf16x8 XHi0, XHi1, XLo0, XLo1, W0, W1;
-
-        /// <summary>
-        /// Stores into the thread's quads of a stage (views at quad t): of X, quad t of each half, its rows r and r + 8
-        /// interleaved; of W, rows t / 4 and t / 4 + 64.
-        /// </summary>
-        public readonly void Store(ArrayView<Words4> xHiSlot, ArrayView<Words4> xLoSlot, ArrayView<Words4> wSlot, int terms)
-        {
-            xHiSlot[0] = Step0(XHi0, XHi1);
-            xHiSlot[HalfQuads] = Step1(XHi0, XHi1);
-            if (terms == 2)
-            {
-                xLoSlot[0] = Step0(XLo0, XLo1);
-                xLoSlot[HalfQuads] = Step1(XLo0, XLo1);
-            }
-            wSlot[0] = Words(W0);
-            wSlot[64 * RowQuads] = Words(W1);
-        }
-    }
+/// <summary>
+/// The device addresses of a tensor-core GEMM's inputs (hi and lo activation terms, weights), which its <c>cp.async</c>
+/// copies read: a kernel cannot take an address from a view, the host can (<see cref="ILGPU.Runtime.ArrayViewExtensions.LoadEffectiveAddressAsPtr{T}"/>).
+/// </summary>
+internal readonly struct GemmSources(long xHi, long xLo, long weight)
+{
+    public readonly long XHi = xHi, XLo = xLo, Weight = weight;
 }
 
 /// <summary>A planned tensor-core GEMM launch: the grid (z = the parts of K) and the slices each part takes.</summary>

@@ -1,5 +1,7 @@
+using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
 
 namespace Specialized.Kernels;
 
@@ -18,19 +20,22 @@ internal sealed class TensorCoreGemms
 
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int> _terms;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, float> _normedTerms;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, int, ArrayView<float>, int, int, int, int> _gemm;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, GemmSources, ArrayView<float>, int, int, ArrayView<float>, int, int, int, int> _gemm;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<float>, int, int, ArrayView<Float4>, int, int, int> _sum;
+    private readonly int _activationTerms;
 
     private TensorCoreGemms(
         Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int> terms,
         Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, float> normedTerms,
-        Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, int, ArrayView<float>, int, int, int, int> gemm,
-        Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<float>, int, int, ArrayView<Float4>, int, int, int> sum)
+        Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, GemmSources, ArrayView<float>, int, int, ArrayView<float>, int, int, int, int> gemm,
+        Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<float>, int, int, ArrayView<Float4>, int, int, int> sum,
+        int activationTerms)
     {
         _terms = terms;
         _normedTerms = normedTerms;
         _gemm = gemm;
         _sum = sum;
+        _activationTerms = activationTerms;
     }
 
     /// <summary>Compiles the four kernels (the GEMM with its launch bounds) on <paramref name="accelerator"/>.</summary>
@@ -39,15 +44,29 @@ internal sealed class TensorCoreGemms
         var terms = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, TActivations>(ActivationSplitKernel.Run<TActivations, TMma>);
         var normedTerms = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, float, TActivations>(
             ActivationSplitKernel.RunNormed<TActivations, TMma>);
-        var gemm = accelerator.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, int, ArrayView<float>, int, int, int, int, TActivations>(
-            TensorCoreGemmKernel.Run<TActivations, TMma>, TensorCoreGemmKernel.Specialization);
+        // The warp tile that goes with the instruction: PTX on CUDA, the emulation elsewhere.
+        var gemm = typeof(TMma) == typeof(PtxMma) ? LoadGemm<TActivations, PtxGemmTile>(accelerator) : LoadGemm<TActivations, EmulatedGemmTile>(accelerator);
+        int activationTerms = default(TActivations).Terms;
+        // Above 48 KB a group's dynamic shared memory must be allowed per function (cuFuncSetAttribute).
+        if (gemm.GetKernel() is CudaKernel cuda)
+        {
+            int bytes = 16 * TensorCoreGemmKernel.SharedChunks(activationTerms);
+            int result = cuFuncSetAttribute(cuda.FunctionPtr, MaxDynamicSharedSizeBytes, bytes);
+            if (result != 0) throw new InvalidOperationException($"cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES, {bytes}) failed with CUDA error {result}.");
+        }
         return new TensorCoreGemms(
             (stream, config, x, hi, lo, octets) => terms(stream, config, x, hi, lo, octets, default),
             (stream, config, x, norm, hi, lo, inDim, eps) => normedTerms(stream, config, x, norm, hi, lo, inDim, eps, default),
-            (stream, config, hi, lo, w, bias, hasBias, accumulate, y, tokens, inDim, outDim, slicesPerSplit) =>
-                gemm(stream, config, hi, lo, w, bias, hasBias, accumulate, y, tokens, inDim, outDim, slicesPerSplit, default),
-            accelerator.LoadKernel<ArrayView<Float4>, ArrayView<float>, int, int, ArrayView<Float4>, int, int, int>(SplitKSumKernel.Run));
+            (stream, config, hi, lo, w, sources, bias, hasBias, accumulate, y, tokens, inDim, outDim, slicesPerSplit) =>
+                gemm(stream, config, hi, lo, w, sources, bias, hasBias, accumulate, y, tokens, inDim, outDim, slicesPerSplit, default),
+            accelerator.LoadKernel<ArrayView<Float4>, ArrayView<float>, int, int, ArrayView<Float4>, int, int, int>(SplitKSumKernel.Run),
+            activationTerms);
     }
+
+    private static Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, GemmSources, ArrayView<float>, int, int, ArrayView<float>, int, int, int, int, TActivations>
+        LoadGemm<TActivations, TTile>(Accelerator accelerator) where TActivations : struct, IGemmActivations where TTile : struct, IGemmTile<TTile> =>
+        accelerator.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, GemmSources, ArrayView<float>, int, int, ArrayView<float>, int, int, int, int, TActivations>(
+            TensorCoreGemmKernel.Run<TActivations, TTile>, TensorCoreGemmKernel.Specialization);
 
     /// <summary>
     /// y [tokens, outDim] = x [tokens, inDim] Wᵀ (+ bias) on <paramref name="stream"/>, planned for a card of
@@ -65,18 +84,26 @@ internal sealed class TensorCoreGemms
         int octets = (int)(count / 8);
         if (norm.IsValid) _normedTerms(stream, new KernelConfig(tokens, NormedGroup), x.Cast<Float4>(), norm.Cast<Float4>(), hi, lo, inDim, eps);
         else _terms(stream, Elementwise(octets), x.Cast<Float4>(), hi, lo, octets);
-        GemmPlan plan = TensorCoreGemmKernel.Plan(tokens, inDim, outDim, multiprocessors);
+        GemmPlan plan = TensorCoreGemmKernel.Plan(tokens, inDim, outDim, multiprocessors, _activationTerms);
+        var sources = new GemmSources(Address(hi), Address(lo), Address(weight));
         int add = accumulate ? 1 : 0;
         if (plan.Splits == 1)
         {
-            _gemm(stream, plan.Config, hi, lo, weight, bias, hasBias ? 1 : 0, add, y, tokens, inDim, outDim, plan.SlicesPerSplit);
+            _gemm(stream, plan.Config, hi, lo, weight, sources, bias, hasBias ? 1 : 0, add, y, tokens, inDim, outDim, plan.SlicesPerSplit);
             return;
         }
         partials = partials.SubView(0, (long)plan.Splits * tokens * outDim);
-        _gemm(stream, plan.Config, hi, lo, weight, bias, 0, 0, partials, tokens, inDim, outDim, plan.SlicesPerSplit);
+        _gemm(stream, plan.Config, hi, lo, weight, sources, bias, 0, 0, partials, tokens, inDim, outDim, plan.SlicesPerSplit);
         int quads = tokens * outDim / 4;
         _sum(stream, Elementwise(quads), partials.Cast<Float4>(), bias, hasBias ? 1 : 0, add, y.SubView(0, 4L * quads).Cast<Float4>(), quads, plan.Splits, outDim);
     }
+
+    /// <summary>A view's device address (on ILGPU's CPU accelerator, a host address the emulation never reads).</summary>
+    private static long Address(ArrayView<Bf16x8> view) => view.IsValid && view.Length > 0 ? view.LoadEffectiveAddressAsPtr().ToInt64() : 0;
+
+    private const int MaxDynamicSharedSizeBytes = 8;   // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+
+    [DllImport("libcuda.so.1")] private static extern int cuFuncSetAttribute(IntPtr function, int attribute, int value);
 
     private static KernelConfig Elementwise(int count) => new((count + ElementwiseGroup - 1) / ElementwiseGroup, ElementwiseGroup);
 }

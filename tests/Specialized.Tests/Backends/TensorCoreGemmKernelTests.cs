@@ -1,6 +1,7 @@
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
 using Specialized.Kernels;
 using Specialized.Tests.Support;
 
@@ -36,7 +37,7 @@ public sealed class TensorCoreGemmKernelTests
         // Eight SMs hold 16 groups; the 4 tiles fill a quarter of them, so K splits in two (3 + 2 slices), and the
         // partial sums meet in SplitKSumKernel, which adds the bias. The bound is the one above: the additions are
         // the same in number, in another order.
-        Assert.Equal(2, TensorCoreGemmKernel.Plan(Tokens, InDim, OutDim, multiprocessors: 8).Splits);
+        Assert.Equal(2, TensorCoreGemmKernel.Plan(Tokens, InDim, OutDim, multiprocessors: 8, terms: 2).Splits);
         (float[] x, float[] w, float[] b) = Inputs(seed: 13);
         float[] y = Run<SplitActivations>(x, w, b, multiprocessors: 8);
         AssertClose(x, w, b, y, Math.Pow(2, -16) + SumError);
@@ -99,5 +100,42 @@ public sealed class TensorCoreGemmKernelTests
                 Assert.True(error <= relative * magnitude, $"[{t}, {o}]: {y[t * OutDim + o]} vs {exact} (error {error:E2}, bound {relative * magnitude:E2})");
             }
         }
+    }
+}
+
+/// <summary>
+/// The CUDA build of the GEMM, as PTX (ILGPU's PTX backend needs no GPU): its inline PTX addresses the stages through
+/// the name ILGPU gives the dynamic shared memory, and holds the accumulators in registers it declares itself. If an
+/// ILGPU update renamed the one or moved the other, the kernel would fail to load on a GPU; this says so here.
+/// </summary>
+public sealed class TensorCoreGemmPtxTests
+{
+    [Theory]
+    [InlineData(typeof(SplitActivations))]
+    [InlineData(typeof(RoundedActivations))]
+    public void The_inline_ptx_names_what_the_kernel_declares(Type activations)
+    {
+        using var context = Context.Create(builder => builder.Cuda().Optimize(Specialized.Backends.Ilgpu.IlgpuBackend.KernelOptimization));
+        using var backend = new ILGPU.Backends.PTX.PTXBackend(context, new ILGPU.Runtime.Cuda.CudaCapabilityContext(ILGPU.Runtime.Cuda.CudaArchitecture.SM_80),
+            ILGPU.Runtime.Cuda.CudaArchitecture.SM_80, ILGPU.Runtime.Cuda.CudaInstructionSet.ISA_80, null);
+        var run = typeof(TensorCoreGemmKernel).GetMethod(nameof(TensorCoreGemmKernel.Run))!.MakeGenericMethod(activations, typeof(PtxGemmTile));
+        var kernel = (ILGPU.Backends.PTX.PTXCompiledKernel)backend.Compile(
+            ILGPU.Backends.EntryPoints.EntryPointDescription.FromExplicitlyGroupedKernel(run), TensorCoreGemmKernel.Specialization);
+        string ptx = kernel.PTXAssembly;
+
+        Assert.Contains(".extern .shared .align 16 .b8 __dyn_shared_alloca[];", ptx);
+        Assert.DoesNotContain("__shared_alloca0", ptx);   // no static shared memory ahead of the stages
+        int declared = ptx.IndexOf(".reg .f32 gemm_c<64>;", StringComparison.Ordinal), used = ptx.IndexOf("mma.sync", StringComparison.Ordinal);
+        Assert.True(declared >= 0 && declared < used, "the accumulators are declared before the first MMA");
+        int terms = activations == typeof(SplitActivations) ? 2 : 1;
+        Assert.Equal(32 * terms, CountOf(ptx, "mma.sync.aligned.m16n8k16"));
+        Assert.Equal(4 + 8 * terms, CountOf(ptx, "ldmatrix.sync.aligned.m8n8.x4"));
+    }
+
+    private static int CountOf(string text, string what)
+    {
+        int count = 0;
+        for (int at = text.IndexOf(what, StringComparison.Ordinal); at >= 0; at = text.IndexOf(what, at + 1, StringComparison.Ordinal)) count++;
+        return count;
     }
 }

@@ -1,0 +1,387 @@
+using ILGPU;
+using ILGPU.Runtime.Cuda;
+
+namespace Specialized.Kernels;
+
+/// <summary>
+/// A warp's 64 x 32 block of a <see cref="TensorCoreGemmKernel"/> tile (4 x 4 MMA tiles of 16 x 8), and the
+/// instructions that feed it: <see cref="PtxGemmTile"/> on CUDA, <see cref="EmulatedGemmTile"/> on ILGPU's CPU
+/// accelerator, which does the same copies, matrix loads and MMAs on the same shared-memory layout through views.
+/// Methods return the updated tile (the emulation's accumulators are values; the instruction's live in PTX registers).
+/// </summary>
+internal interface IGemmTile<TSelf> where TSelf : struct, IGemmTile<TSelf>
+{
+    /// <summary>Words of the group's shared scratch a thread needs (the emulation's MMA and ldmatrix), none on CUDA.</summary>
+    int ExchangeWords { get; }
+
+    /// <summary>The zero tile. Called once, first thing in the kernel: on CUDA it declares the accumulators.</summary>
+    TSelf Zero();
+
+    /// <summary>
+    /// Copies 16 bytes, <paramref name="source"/>[<paramref name="index"/>], into chunk <paramref name="chunk"/> of the
+    /// kernel's dynamic shared memory <paramref name="tiles"/>; on CUDA without waiting (<c>cp.async.cg</c>), read from
+    /// <paramref name="sourceAddress"/>, the view's device address. Complete after <see cref="Commit"/>, <see cref="Wait"/>
+    /// and a barrier.
+    /// </summary>
+    void Copy(ArrayView<Bf16x8> tiles, int chunk, ArrayView<Bf16x8> source, long sourceAddress, int index);
+
+    /// <summary>The copies issued since the last commit form a group (<c>cp.async.commit_group</c>).</summary>
+    void Commit();
+
+    /// <summary>Waits until at most <paramref name="pending"/> (a constant, 0 to 3) of this thread's groups are in flight.</summary>
+    void Wait(int pending);
+
+    /// <summary>
+    /// Adds the 32-deep slice staged at chunk <paramref name="stage"/>: this lane's ldmatrix rows are
+    /// <paramref name="at"/>'s chunks, A's hi term first and its lo term (with two terms) one operand further.
+    /// </summary>
+    TSelf Add(ArrayView<Bf16x8> tiles, int stage, GemmFragmentChunks at, int terms, ArrayView<uint> exchange);
+
+    /// <summary>C fragment <paramref name="index"/> (16-row block index / 4, 8-wide tile index % 4).</summary>
+    CFragment Fragment(int index);
+}
+
+/// <summary>The chunks a lane names to ldmatrix in stage 0: A's first 16-row block at k16 steps 0 and 1, and B's first 8-wide tile.</summary>
+internal readonly struct GemmFragmentChunks(int a0, int a1, int b)
+{
+    public readonly int A0 = a0, A1 = a1, B = b;
+
+    /// <summary>Chunks between the A fragments of two 16-row blocks (16 rows of 4 chunks).</summary>
+    public const int BlockChunks = 64;
+
+    /// <summary>Chunks between two 8-wide B tiles (8 rows).</summary>
+    public const int TileChunks = 32;
+
+    /// <summary>Chunks between the hi and the lo term of A: one operand's slice (128 rows).</summary>
+    public const int TermChunks = 512;
+}
+
+/// <summary>
+/// The tile on CUDA. The accumulators are PTX registers the kernel declares by name (<c>gemm_c0</c>..<c>gemm_c63</c>),
+/// and a whole slice — ldmatrix of the B tiles, then for each term, 16-row block and k16 step an A fragment and four
+/// MMAs — is one inline-PTX statement whose operands are three shared-memory offsets, passed by value. Nothing goes
+/// through local memory: ILGPU passes an inline statement's outputs (and with <c>EmitRef</c> its inputs) through
+/// local-memory slots, which ptxas promotes to registers only while the kernel has no <c>cp.async</c> (ptxas 11.8 and
+/// 12.8: with it, the kernel kept a 3 KB stack frame and 1,400 local loads and stores). Only the epilogue reads the
+/// accumulators out that way, once.
+/// <para>
+/// The shared addresses are offsets from the dynamic shared memory, which ILGPU declares as one module-wide
+/// <c>.extern .shared</c> array named <c>__dyn_shared_alloca</c> (PTXCodeGenerator.DynamicSharedMemoryAllocationName)
+/// in every kernel that uses it: a kernel cannot take the address from its view.
+/// </para>
+/// </summary>
+internal readonly struct PtxGemmTile : IGemmTile<PtxGemmTile>
+{
+    public int ExchangeWords => 0;
+
+    public PtxGemmTile Zero()
+    {
+        CudaAsm.Emit(Declare);
+        return this;
+    }
+
+    public void Copy(ArrayView<Bf16x8> tiles, int chunk, ArrayView<Bf16x8> source, long sourceAddress, int index) =>
+        CudaAsm.Emit(
+            "{ .reg .u32 s; mov.u32 s, __dyn_shared_alloca; add.u32 s, s, %0; cp.async.cg.shared.global [s], [%1], 16; }",
+            16u * (uint)chunk, sourceAddress + 16L * index);
+
+    public void Commit() => CudaAsm.Emit("cp.async.commit_group;");
+
+    public void Wait(int pending)
+    {
+        // The count is an immediate: one string per value (pending is a constant, so ILGPU keeps one of them).
+        switch (pending)
+        {
+            case 0: CudaAsm.Emit("cp.async.wait_group 0;"); break;
+            case 1: CudaAsm.Emit("cp.async.wait_group 1;"); break;
+            case 2: CudaAsm.Emit("cp.async.wait_group 2;"); break;
+            default: CudaAsm.Emit("cp.async.wait_group 3;"); break;
+        }
+    }
+
+    public PtxGemmTile Add(ArrayView<Bf16x8> tiles, int stage, GemmFragmentChunks at, int terms, ArrayView<uint> exchange)
+    {
+        uint b = 16u * (uint)(stage + terms * GemmFragmentChunks.TermChunks + at.B), a0 = 16u * (uint)(stage + at.A0), a1 = 16u * (uint)(stage + at.A1);
+        if (terms == 2) CudaAsm.Emit(SplitSlice, b, a0, a1);
+        else CudaAsm.Emit(RoundedSlice, b, a0, a1);
+        return this;
+    }
+
+    public CFragment Fragment(int index)
+    {
+        // A literal per fragment (inline PTX must be one at the call): index is a constant where the kernel calls this.
+        Output<float> c0 = default, c1 = default, c2 = default, c3 = default;
+        switch (index)
+        {
+            case 0: CudaAsm.EmitRef("mov.b32 %0, gemm_c0; mov.b32 %1, gemm_c1; mov.b32 %2, gemm_c2; mov.b32 %3, gemm_c3;", ref c0, ref c1, ref c2, ref c3); break;
+            case 1: CudaAsm.EmitRef("mov.b32 %0, gemm_c4; mov.b32 %1, gemm_c5; mov.b32 %2, gemm_c6; mov.b32 %3, gemm_c7;", ref c0, ref c1, ref c2, ref c3); break;
+            case 2: CudaAsm.EmitRef("mov.b32 %0, gemm_c8; mov.b32 %1, gemm_c9; mov.b32 %2, gemm_c10; mov.b32 %3, gemm_c11;", ref c0, ref c1, ref c2, ref c3); break;
+            case 3: CudaAsm.EmitRef("mov.b32 %0, gemm_c12; mov.b32 %1, gemm_c13; mov.b32 %2, gemm_c14; mov.b32 %3, gemm_c15;", ref c0, ref c1, ref c2, ref c3); break;
+            case 4: CudaAsm.EmitRef("mov.b32 %0, gemm_c16; mov.b32 %1, gemm_c17; mov.b32 %2, gemm_c18; mov.b32 %3, gemm_c19;", ref c0, ref c1, ref c2, ref c3); break;
+            case 5: CudaAsm.EmitRef("mov.b32 %0, gemm_c20; mov.b32 %1, gemm_c21; mov.b32 %2, gemm_c22; mov.b32 %3, gemm_c23;", ref c0, ref c1, ref c2, ref c3); break;
+            case 6: CudaAsm.EmitRef("mov.b32 %0, gemm_c24; mov.b32 %1, gemm_c25; mov.b32 %2, gemm_c26; mov.b32 %3, gemm_c27;", ref c0, ref c1, ref c2, ref c3); break;
+            case 7: CudaAsm.EmitRef("mov.b32 %0, gemm_c28; mov.b32 %1, gemm_c29; mov.b32 %2, gemm_c30; mov.b32 %3, gemm_c31;", ref c0, ref c1, ref c2, ref c3); break;
+            case 8: CudaAsm.EmitRef("mov.b32 %0, gemm_c32; mov.b32 %1, gemm_c33; mov.b32 %2, gemm_c34; mov.b32 %3, gemm_c35;", ref c0, ref c1, ref c2, ref c3); break;
+            case 9: CudaAsm.EmitRef("mov.b32 %0, gemm_c36; mov.b32 %1, gemm_c37; mov.b32 %2, gemm_c38; mov.b32 %3, gemm_c39;", ref c0, ref c1, ref c2, ref c3); break;
+            case 10: CudaAsm.EmitRef("mov.b32 %0, gemm_c40; mov.b32 %1, gemm_c41; mov.b32 %2, gemm_c42; mov.b32 %3, gemm_c43;", ref c0, ref c1, ref c2, ref c3); break;
+            case 11: CudaAsm.EmitRef("mov.b32 %0, gemm_c44; mov.b32 %1, gemm_c45; mov.b32 %2, gemm_c46; mov.b32 %3, gemm_c47;", ref c0, ref c1, ref c2, ref c3); break;
+            case 12: CudaAsm.EmitRef("mov.b32 %0, gemm_c48; mov.b32 %1, gemm_c49; mov.b32 %2, gemm_c50; mov.b32 %3, gemm_c51;", ref c0, ref c1, ref c2, ref c3); break;
+            case 13: CudaAsm.EmitRef("mov.b32 %0, gemm_c52; mov.b32 %1, gemm_c53; mov.b32 %2, gemm_c54; mov.b32 %3, gemm_c55;", ref c0, ref c1, ref c2, ref c3); break;
+            case 14: CudaAsm.EmitRef("mov.b32 %0, gemm_c56; mov.b32 %1, gemm_c57; mov.b32 %2, gemm_c58; mov.b32 %3, gemm_c59;", ref c0, ref c1, ref c2, ref c3); break;
+            case 15: CudaAsm.EmitRef("mov.b32 %0, gemm_c60; mov.b32 %1, gemm_c61; mov.b32 %2, gemm_c62; mov.b32 %3, gemm_c63;", ref c0, ref c1, ref c2, ref c3); break;
+        }
+        return new CFragment(c0.Value, c1.Value, c2.Value, c3.Value);
+    }
+
+    /// <summary>The accumulators, zeroed: fragment t is gemm_c4t..gemm_c4t+3 (C0..C3), t = 4 · block + tile.</summary>
+    private const string Declare = """
+        .reg .f32 gemm_c<64>;
+        mov.b32 gemm_c0, 0f00000000; mov.b32 gemm_c1, 0f00000000; mov.b32 gemm_c2, 0f00000000; mov.b32 gemm_c3, 0f00000000; mov.b32 gemm_c4, 0f00000000; mov.b32 gemm_c5, 0f00000000; mov.b32 gemm_c6, 0f00000000; mov.b32 gemm_c7, 0f00000000;
+        mov.b32 gemm_c8, 0f00000000; mov.b32 gemm_c9, 0f00000000; mov.b32 gemm_c10, 0f00000000; mov.b32 gemm_c11, 0f00000000; mov.b32 gemm_c12, 0f00000000; mov.b32 gemm_c13, 0f00000000; mov.b32 gemm_c14, 0f00000000; mov.b32 gemm_c15, 0f00000000;
+        mov.b32 gemm_c16, 0f00000000; mov.b32 gemm_c17, 0f00000000; mov.b32 gemm_c18, 0f00000000; mov.b32 gemm_c19, 0f00000000; mov.b32 gemm_c20, 0f00000000; mov.b32 gemm_c21, 0f00000000; mov.b32 gemm_c22, 0f00000000; mov.b32 gemm_c23, 0f00000000;
+        mov.b32 gemm_c24, 0f00000000; mov.b32 gemm_c25, 0f00000000; mov.b32 gemm_c26, 0f00000000; mov.b32 gemm_c27, 0f00000000; mov.b32 gemm_c28, 0f00000000; mov.b32 gemm_c29, 0f00000000; mov.b32 gemm_c30, 0f00000000; mov.b32 gemm_c31, 0f00000000;
+        mov.b32 gemm_c32, 0f00000000; mov.b32 gemm_c33, 0f00000000; mov.b32 gemm_c34, 0f00000000; mov.b32 gemm_c35, 0f00000000; mov.b32 gemm_c36, 0f00000000; mov.b32 gemm_c37, 0f00000000; mov.b32 gemm_c38, 0f00000000; mov.b32 gemm_c39, 0f00000000;
+        mov.b32 gemm_c40, 0f00000000; mov.b32 gemm_c41, 0f00000000; mov.b32 gemm_c42, 0f00000000; mov.b32 gemm_c43, 0f00000000; mov.b32 gemm_c44, 0f00000000; mov.b32 gemm_c45, 0f00000000; mov.b32 gemm_c46, 0f00000000; mov.b32 gemm_c47, 0f00000000;
+        mov.b32 gemm_c48, 0f00000000; mov.b32 gemm_c49, 0f00000000; mov.b32 gemm_c50, 0f00000000; mov.b32 gemm_c51, 0f00000000; mov.b32 gemm_c52, 0f00000000; mov.b32 gemm_c53, 0f00000000; mov.b32 gemm_c54, 0f00000000; mov.b32 gemm_c55, 0f00000000;
+        mov.b32 gemm_c56, 0f00000000; mov.b32 gemm_c57, 0f00000000; mov.b32 gemm_c58, 0f00000000; mov.b32 gemm_c59, 0f00000000; mov.b32 gemm_c60, 0f00000000; mov.b32 gemm_c61, 0f00000000; mov.b32 gemm_c62, 0f00000000; mov.b32 gemm_c63, 0f00000000;
+        """;
+
+    // A slice. %0: B's first tile for this lane (matrix i = k chunk i, so b4n..b4n+3 are tile n's fragments for steps 0
+    // and 1); %1, %2: A's first block at steps 0 and 1. Blocks are 1,024 bytes apart, B tiles 512, the terms 8,192.
+
+    /// <summary>One term: 4 + 8 ldmatrix, 32 MMAs.</summary>
+    private const string RoundedSlice = """
+        { .reg .u32 sb, sa0, sa1; .reg .b32 b<16>, a<4>;
+        mov.u32 sb, __dyn_shared_alloca; add.u32 sa0, sb, %1; add.u32 sa1, sb, %2; add.u32 sb, sb, %0;
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {b0, b1, b2, b3}, [sb+0];
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {b4, b5, b6, b7}, [sb+512];
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {b8, b9, b10, b11}, [sb+1024];
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {b12, b13, b14, b15}, [sb+1536];
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+0];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c0, gemm_c1, gemm_c2, gemm_c3}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c0, gemm_c1, gemm_c2, gemm_c3};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c4, gemm_c5, gemm_c6, gemm_c7}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c4, gemm_c5, gemm_c6, gemm_c7};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c8, gemm_c9, gemm_c10, gemm_c11}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c8, gemm_c9, gemm_c10, gemm_c11};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c12, gemm_c13, gemm_c14, gemm_c15}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c12, gemm_c13, gemm_c14, gemm_c15};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+0];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c0, gemm_c1, gemm_c2, gemm_c3}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c0, gemm_c1, gemm_c2, gemm_c3};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c4, gemm_c5, gemm_c6, gemm_c7}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c4, gemm_c5, gemm_c6, gemm_c7};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c8, gemm_c9, gemm_c10, gemm_c11}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c8, gemm_c9, gemm_c10, gemm_c11};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c12, gemm_c13, gemm_c14, gemm_c15}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c12, gemm_c13, gemm_c14, gemm_c15};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+1024];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c16, gemm_c17, gemm_c18, gemm_c19}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c16, gemm_c17, gemm_c18, gemm_c19};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c20, gemm_c21, gemm_c22, gemm_c23}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c20, gemm_c21, gemm_c22, gemm_c23};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c24, gemm_c25, gemm_c26, gemm_c27}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c24, gemm_c25, gemm_c26, gemm_c27};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c28, gemm_c29, gemm_c30, gemm_c31}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c28, gemm_c29, gemm_c30, gemm_c31};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+1024];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c16, gemm_c17, gemm_c18, gemm_c19}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c16, gemm_c17, gemm_c18, gemm_c19};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c20, gemm_c21, gemm_c22, gemm_c23}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c20, gemm_c21, gemm_c22, gemm_c23};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c24, gemm_c25, gemm_c26, gemm_c27}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c24, gemm_c25, gemm_c26, gemm_c27};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c28, gemm_c29, gemm_c30, gemm_c31}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c28, gemm_c29, gemm_c30, gemm_c31};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+2048];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c32, gemm_c33, gemm_c34, gemm_c35}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c32, gemm_c33, gemm_c34, gemm_c35};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c36, gemm_c37, gemm_c38, gemm_c39}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c36, gemm_c37, gemm_c38, gemm_c39};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c40, gemm_c41, gemm_c42, gemm_c43}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c40, gemm_c41, gemm_c42, gemm_c43};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c44, gemm_c45, gemm_c46, gemm_c47}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c44, gemm_c45, gemm_c46, gemm_c47};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+2048];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c32, gemm_c33, gemm_c34, gemm_c35}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c32, gemm_c33, gemm_c34, gemm_c35};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c36, gemm_c37, gemm_c38, gemm_c39}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c36, gemm_c37, gemm_c38, gemm_c39};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c40, gemm_c41, gemm_c42, gemm_c43}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c40, gemm_c41, gemm_c42, gemm_c43};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c44, gemm_c45, gemm_c46, gemm_c47}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c44, gemm_c45, gemm_c46, gemm_c47};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+3072];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c48, gemm_c49, gemm_c50, gemm_c51}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c48, gemm_c49, gemm_c50, gemm_c51};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c52, gemm_c53, gemm_c54, gemm_c55}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c52, gemm_c53, gemm_c54, gemm_c55};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c56, gemm_c57, gemm_c58, gemm_c59}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c56, gemm_c57, gemm_c58, gemm_c59};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c60, gemm_c61, gemm_c62, gemm_c63}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c60, gemm_c61, gemm_c62, gemm_c63};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+3072];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c48, gemm_c49, gemm_c50, gemm_c51}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c48, gemm_c49, gemm_c50, gemm_c51};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c52, gemm_c53, gemm_c54, gemm_c55}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c52, gemm_c53, gemm_c54, gemm_c55};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c56, gemm_c57, gemm_c58, gemm_c59}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c56, gemm_c57, gemm_c58, gemm_c59};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c60, gemm_c61, gemm_c62, gemm_c63}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c60, gemm_c61, gemm_c62, gemm_c63};
+        }
+        """;
+
+    /// <summary>Two terms: 4 + 16 ldmatrix, 64 MMAs (the B fragments serve both).</summary>
+    private const string SplitSlice = """
+        { .reg .u32 sb, sa0, sa1; .reg .b32 b<16>, a<4>;
+        mov.u32 sb, __dyn_shared_alloca; add.u32 sa0, sb, %1; add.u32 sa1, sb, %2; add.u32 sb, sb, %0;
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {b0, b1, b2, b3}, [sb+0];
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {b4, b5, b6, b7}, [sb+512];
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {b8, b9, b10, b11}, [sb+1024];
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {b12, b13, b14, b15}, [sb+1536];
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+0];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c0, gemm_c1, gemm_c2, gemm_c3}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c0, gemm_c1, gemm_c2, gemm_c3};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c4, gemm_c5, gemm_c6, gemm_c7}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c4, gemm_c5, gemm_c6, gemm_c7};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c8, gemm_c9, gemm_c10, gemm_c11}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c8, gemm_c9, gemm_c10, gemm_c11};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c12, gemm_c13, gemm_c14, gemm_c15}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c12, gemm_c13, gemm_c14, gemm_c15};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+0];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c0, gemm_c1, gemm_c2, gemm_c3}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c0, gemm_c1, gemm_c2, gemm_c3};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c4, gemm_c5, gemm_c6, gemm_c7}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c4, gemm_c5, gemm_c6, gemm_c7};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c8, gemm_c9, gemm_c10, gemm_c11}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c8, gemm_c9, gemm_c10, gemm_c11};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c12, gemm_c13, gemm_c14, gemm_c15}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c12, gemm_c13, gemm_c14, gemm_c15};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+1024];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c16, gemm_c17, gemm_c18, gemm_c19}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c16, gemm_c17, gemm_c18, gemm_c19};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c20, gemm_c21, gemm_c22, gemm_c23}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c20, gemm_c21, gemm_c22, gemm_c23};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c24, gemm_c25, gemm_c26, gemm_c27}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c24, gemm_c25, gemm_c26, gemm_c27};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c28, gemm_c29, gemm_c30, gemm_c31}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c28, gemm_c29, gemm_c30, gemm_c31};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+1024];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c16, gemm_c17, gemm_c18, gemm_c19}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c16, gemm_c17, gemm_c18, gemm_c19};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c20, gemm_c21, gemm_c22, gemm_c23}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c20, gemm_c21, gemm_c22, gemm_c23};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c24, gemm_c25, gemm_c26, gemm_c27}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c24, gemm_c25, gemm_c26, gemm_c27};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c28, gemm_c29, gemm_c30, gemm_c31}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c28, gemm_c29, gemm_c30, gemm_c31};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+2048];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c32, gemm_c33, gemm_c34, gemm_c35}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c32, gemm_c33, gemm_c34, gemm_c35};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c36, gemm_c37, gemm_c38, gemm_c39}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c36, gemm_c37, gemm_c38, gemm_c39};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c40, gemm_c41, gemm_c42, gemm_c43}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c40, gemm_c41, gemm_c42, gemm_c43};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c44, gemm_c45, gemm_c46, gemm_c47}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c44, gemm_c45, gemm_c46, gemm_c47};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+2048];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c32, gemm_c33, gemm_c34, gemm_c35}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c32, gemm_c33, gemm_c34, gemm_c35};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c36, gemm_c37, gemm_c38, gemm_c39}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c36, gemm_c37, gemm_c38, gemm_c39};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c40, gemm_c41, gemm_c42, gemm_c43}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c40, gemm_c41, gemm_c42, gemm_c43};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c44, gemm_c45, gemm_c46, gemm_c47}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c44, gemm_c45, gemm_c46, gemm_c47};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+3072];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c48, gemm_c49, gemm_c50, gemm_c51}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c48, gemm_c49, gemm_c50, gemm_c51};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c52, gemm_c53, gemm_c54, gemm_c55}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c52, gemm_c53, gemm_c54, gemm_c55};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c56, gemm_c57, gemm_c58, gemm_c59}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c56, gemm_c57, gemm_c58, gemm_c59};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c60, gemm_c61, gemm_c62, gemm_c63}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c60, gemm_c61, gemm_c62, gemm_c63};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+3072];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c48, gemm_c49, gemm_c50, gemm_c51}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c48, gemm_c49, gemm_c50, gemm_c51};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c52, gemm_c53, gemm_c54, gemm_c55}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c52, gemm_c53, gemm_c54, gemm_c55};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c56, gemm_c57, gemm_c58, gemm_c59}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c56, gemm_c57, gemm_c58, gemm_c59};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c60, gemm_c61, gemm_c62, gemm_c63}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c60, gemm_c61, gemm_c62, gemm_c63};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+8192];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c0, gemm_c1, gemm_c2, gemm_c3}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c0, gemm_c1, gemm_c2, gemm_c3};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c4, gemm_c5, gemm_c6, gemm_c7}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c4, gemm_c5, gemm_c6, gemm_c7};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c8, gemm_c9, gemm_c10, gemm_c11}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c8, gemm_c9, gemm_c10, gemm_c11};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c12, gemm_c13, gemm_c14, gemm_c15}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c12, gemm_c13, gemm_c14, gemm_c15};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+8192];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c0, gemm_c1, gemm_c2, gemm_c3}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c0, gemm_c1, gemm_c2, gemm_c3};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c4, gemm_c5, gemm_c6, gemm_c7}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c4, gemm_c5, gemm_c6, gemm_c7};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c8, gemm_c9, gemm_c10, gemm_c11}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c8, gemm_c9, gemm_c10, gemm_c11};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c12, gemm_c13, gemm_c14, gemm_c15}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c12, gemm_c13, gemm_c14, gemm_c15};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+9216];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c16, gemm_c17, gemm_c18, gemm_c19}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c16, gemm_c17, gemm_c18, gemm_c19};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c20, gemm_c21, gemm_c22, gemm_c23}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c20, gemm_c21, gemm_c22, gemm_c23};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c24, gemm_c25, gemm_c26, gemm_c27}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c24, gemm_c25, gemm_c26, gemm_c27};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c28, gemm_c29, gemm_c30, gemm_c31}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c28, gemm_c29, gemm_c30, gemm_c31};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+9216];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c16, gemm_c17, gemm_c18, gemm_c19}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c16, gemm_c17, gemm_c18, gemm_c19};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c20, gemm_c21, gemm_c22, gemm_c23}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c20, gemm_c21, gemm_c22, gemm_c23};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c24, gemm_c25, gemm_c26, gemm_c27}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c24, gemm_c25, gemm_c26, gemm_c27};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c28, gemm_c29, gemm_c30, gemm_c31}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c28, gemm_c29, gemm_c30, gemm_c31};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+10240];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c32, gemm_c33, gemm_c34, gemm_c35}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c32, gemm_c33, gemm_c34, gemm_c35};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c36, gemm_c37, gemm_c38, gemm_c39}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c36, gemm_c37, gemm_c38, gemm_c39};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c40, gemm_c41, gemm_c42, gemm_c43}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c40, gemm_c41, gemm_c42, gemm_c43};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c44, gemm_c45, gemm_c46, gemm_c47}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c44, gemm_c45, gemm_c46, gemm_c47};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+10240];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c32, gemm_c33, gemm_c34, gemm_c35}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c32, gemm_c33, gemm_c34, gemm_c35};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c36, gemm_c37, gemm_c38, gemm_c39}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c36, gemm_c37, gemm_c38, gemm_c39};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c40, gemm_c41, gemm_c42, gemm_c43}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c40, gemm_c41, gemm_c42, gemm_c43};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c44, gemm_c45, gemm_c46, gemm_c47}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c44, gemm_c45, gemm_c46, gemm_c47};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+11264];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c48, gemm_c49, gemm_c50, gemm_c51}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c48, gemm_c49, gemm_c50, gemm_c51};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c52, gemm_c53, gemm_c54, gemm_c55}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c52, gemm_c53, gemm_c54, gemm_c55};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c56, gemm_c57, gemm_c58, gemm_c59}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c56, gemm_c57, gemm_c58, gemm_c59};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c60, gemm_c61, gemm_c62, gemm_c63}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c60, gemm_c61, gemm_c62, gemm_c63};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+11264];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c48, gemm_c49, gemm_c50, gemm_c51}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c48, gemm_c49, gemm_c50, gemm_c51};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c52, gemm_c53, gemm_c54, gemm_c55}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c52, gemm_c53, gemm_c54, gemm_c55};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c56, gemm_c57, gemm_c58, gemm_c59}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c56, gemm_c57, gemm_c58, gemm_c59};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c60, gemm_c61, gemm_c62, gemm_c63}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c60, gemm_c61, gemm_c62, gemm_c63};
+        }
+        """;
+}
+
+/// <summary>
+/// The tile on ILGPU's CPU accelerator: the accumulators are values, the copies plain view copies, ldmatrix and the
+/// MMA computed from their PTX ISA layouts (<see cref="EmulatedMma"/>) on the same shared-memory layout as on CUDA.
+/// </summary>
+internal readonly struct EmulatedGemmTile(EmulatedGemmTile.Row r0, EmulatedGemmTile.Row r1, EmulatedGemmTile.Row r2, EmulatedGemmTile.Row r3)
+    : IGemmTile<EmulatedGemmTile>
+{
+    private readonly Row _r0 = r0, _r1 = r1, _r2 = r2, _r3 = r3;
+
+    public int ExchangeWords => Mma.ExchangeWords;
+
+    public EmulatedGemmTile Zero() => default;
+
+    public void Copy(ArrayView<Bf16x8> tiles, int chunk, ArrayView<Bf16x8> source, long sourceAddress, int index) => tiles[chunk] = source[index];
+
+    public void Commit() { }
+
+    public void Wait(int pending) { }
+
+    public EmulatedGemmTile Add(ArrayView<Bf16x8> tiles, int stage, GemmFragmentChunks at, int terms, ArrayView<uint> exchange)
+    {
+        int b = stage + terms * GemmFragmentChunks.TermChunks + at.B;
+        Words4 b0 = LoadMatrices(tiles, b, exchange), b1 = LoadMatrices(tiles, b + GemmFragmentChunks.TileChunks, exchange);
+        Words4 b2 = LoadMatrices(tiles, b + 2 * GemmFragmentChunks.TileChunks, exchange), b3 = LoadMatrices(tiles, b + 3 * GemmFragmentChunks.TileChunks, exchange);
+        EmulatedGemmTile c = AddTerm(tiles, stage + at.A0, stage + at.A1, b0, b1, b2, b3, exchange);
+        int lo = GemmFragmentChunks.TermChunks;
+        return terms == 2 ? c.AddTerm(tiles, stage + lo + at.A0, stage + lo + at.A1, b0, b1, b2, b3, exchange) : c;
+    }
+
+    public CFragment Fragment(int index)
+    {
+        Row r = (index >> 2) switch { 0 => _r0, 1 => _r1, 2 => _r2, _ => _r3 };
+        return (index & 3) switch { 0 => r.C0, 1 => r.C1, 2 => r.C2, _ => r.C3 };
+    }
+
+    private EmulatedGemmTile AddTerm(ArrayView<Bf16x8> tiles, int a0, int a1, Words4 b0, Words4 b1, Words4 b2, Words4 b3, ArrayView<uint> exchange)
+    {
+        const int block = GemmFragmentChunks.BlockChunks;
+        return new(
+            _r0.Add(A(tiles, a0, exchange), A(tiles, a1, exchange), b0, b1, b2, b3, exchange),
+            _r1.Add(A(tiles, a0 + block, exchange), A(tiles, a1 + block, exchange), b0, b1, b2, b3, exchange),
+            _r2.Add(A(tiles, a0 + 2 * block, exchange), A(tiles, a1 + 2 * block, exchange), b0, b1, b2, b3, exchange),
+            _r3.Add(A(tiles, a0 + 3 * block, exchange), A(tiles, a1 + 3 * block, exchange), b0, b1, b2, b3, exchange));
+    }
+
+    /// <summary>A 16-row block's A fragment for a step: ldmatrix's four words are the instruction's four registers.</summary>
+    private static AFragment A(ArrayView<Bf16x8> tiles, int chunk, ArrayView<uint> exchange)
+    {
+        Words4 u = LoadMatrices(tiles, chunk, exchange);
+        return new AFragment(u.A, u.B, u.C, u.D);
+    }
+
+    /// <summary>
+    /// <c>ldmatrix.x4</c>: this lane names the 16-byte row <paramref name="chunk"/> of row lane % 8 of matrix lane / 8,
+    /// and receives word lane % 4 of row lane / 4 of matrix i in word i. The lanes publish their rows through the
+    /// exchange scratch.
+    /// </summary>
+    private static Words4 LoadMatrices(ArrayView<Bf16x8> tiles, int chunk, ArrayView<uint> exchange)
+    {
+        int lane = Warp.LaneIdx, row = lane >> 2, word = lane & 3;
+        ArrayView<uint> mine = exchange.SubView(Warp.WarpIdx * 32 * Mma.ExchangeWords, 32 * Mma.ExchangeWords);
+        mine[lane * Mma.ExchangeWords] = (uint)chunk;
+        Warp.Barrier();
+        uint w0 = Word(tiles[(int)mine[row * Mma.ExchangeWords]], word);
+        uint w1 = Word(tiles[(int)mine[(8 + row) * Mma.ExchangeWords]], word);
+        uint w2 = Word(tiles[(int)mine[(16 + row) * Mma.ExchangeWords]], word);
+        uint w3 = Word(tiles[(int)mine[(24 + row) * Mma.ExchangeWords]], word);
+        Warp.Barrier();
+        return new Words4(w0, w1, w2, w3);
+    }
+
+    private static uint Word(Bf16x8 v, int i) => (uint)((i < 2 ? v.Low : v.High) >> (32 * (i & 1)));
+
+    /// <summary>A 16 x 32 strip of the warp's block: four MMA tiles side by side.</summary>
+    internal readonly struct Row(CFragment c0, CFragment c1, CFragment c2, CFragment c3)
+    {
+        public readonly CFragment C0 = c0, C1 = c1, C2 = c2, C3 = c3;
+
+        /// <summary>
+        /// Both k16 steps of a slice: <paramref name="a"/> and <paramref name="a1"/> are the A fragments of steps 0 and 1,
+        /// b0..b3 each tile's ldmatrix words: chunks 0, 1 (step 0's B fragment) and 2, 3 (step 1's).
+        /// </summary>
+        public Row Add(AFragment a, AFragment a1, Words4 b0, Words4 b1, Words4 b2, Words4 b3, ArrayView<uint> exchange)
+        {
+            EmulatedMma mma = default;
+            return new Row(
+                mma.Multiply(mma.Multiply(C0, a, new BFragment(b0.A, b0.B), exchange), a1, new BFragment(b0.C, b0.D), exchange),
+                mma.Multiply(mma.Multiply(C1, a, new BFragment(b1.A, b1.B), exchange), a1, new BFragment(b1.C, b1.D), exchange),
+                mma.Multiply(mma.Multiply(C2, a, new BFragment(b2.A, b2.B), exchange), a1, new BFragment(b2.C, b2.D), exchange),
+                mma.Multiply(mma.Multiply(C3, a, new BFragment(b3.A, b3.B), exchange), a1, new BFragment(b3.C, b3.D), exchange));
+        }
+    }
+}

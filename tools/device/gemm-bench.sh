@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# On the GPU machine, in ONE device call (~3 minutes): the tensor-core GEMM alone. ptxas -v on its PTX, CUDA vs HF
+# float32 on prompts of 9 and 1000 tokens (the prefill runs through the GEMM, so a wrong fragment shows here), then
+# torch.matmul bf16 and our GpuGemmBenchmarks (tensor-core methods) on the model's shapes, one after the other, and the
+# ratios. Expects .device/dotnet-rt.tar.xz and .device/app.tar.xz (tools/device/pack-app.sh).
+# With AB=1 and .device/app-base.tar.xz (an earlier build, as for ab-compare.sh), and only if the HF check agreed,
+# then: time to first token, and batch-1 decode and offline throughput (default, and bf16 throughout) of both builds on
+# this machine, and this build's offline profile by operation (~5 more minutes).
+# Usage: [AB=1] gemm-bench.sh [NUM_PROMPTS] [INPUT_LEN] [OUTPUT_LEN]
+set -uo pipefail
+source tools/device/setup.sh
+n=${1:-1000}; in=${2:-1024}; out=${3:-256}
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee $OUT/gpu.txt
+cat .device/app/commit.txt | tee -a $OUT/gpu.txt
+cli="dotnet .device/app/specialized.dll"
+ck=/tmp/q05
+echo "== ptxas"
+ptxas=$(python3 -c "import triton, os; print(os.path.join(os.path.dirname(triton.__file__), 'backends/nvidia/bin/ptxas'))" 2>/dev/null)
+for f in .device/ptx/TensorCoreGemmKernel*.ptx; do timeout 60 $ptxas -arch=sm_90 -v "$f" -o /dev/null 2>&1 | tail -2 | sed "s|^|$(basename $f): |"; done
+timeout 120 $cli make-random-checkpoint --config models/Qwen2.5-0.5B-Instruct/config.json --out $ck --seed 1 --tokenizer models/qwen-tokenizer > /dev/null
+echo "== CUDA vs HF float32: prompts of 9 and 1000 tokens, 16 greedy"
+python3 -c "import numpy as np; r=np.random.default_rng(7); open('/tmp/p1000.txt','w').write(','.join(str(int(x)) for x in r.integers(0,151000,1000))); open('/tmp/p9.txt','w').write(','.join(str(int(x)) for x in r.integers(0,151000,9)))"
+for p in 9 1000; do
+  timeout 90 $cli logits --model $ck --input-ids "$(cat /tmp/p$p.txt)" --max-new-tokens 16 --ignore-eos --device cuda --out /tmp/o$p.bin > /tmp/o$p.json 2>> $OUT/hf.log
+done
+timeout 150 python3 tools/device/check_cuda_vs_hf.py --checkpoint $ck --case /tmp/p9.txt /tmp/o9.json /tmp/o9.bin --case /tmp/p1000.txt /tmp/o1000.json /tmp/o1000.bin \
+  --out $OUT/cuda_vs_hf.json 2>&1 | tail -3
+# Greedy agreement on every clear step of both cases: the GEMM is right (a wrong fragment moves logits by far more).
+agreed=$(python3 -c "import json; r=json.load(open('$OUT/cuda_vs_hf.json')); print(int(all(c['argmax_agreement_where_clear'] == c['clear_margin_steps'] and c['max_abs_logit_diff'] < 0.05 for c in r['cases'])))" 2>/dev/null || echo 0)
+echo "agreed with HF: $agreed"
+echo "== torch.matmul bf16 at M=4096"
+timeout 90 python3 tools/device/torch_baselines.py matmul --out $OUT/torch_matmul.json 2>&1 | tail -6
+echo "== GpuGemmBenchmarks (tensor core)"
+(cd /tmp && timeout 300 dotnet $OLDPWD/.device/app/Specialized.Benchmarks.dll --filter '*GpuGemmBenchmarks.TensorCore*' --artifacts /tmp/bdn > $OUT/bdn.log 2>&1)
+grep -E "^\|" $OUT/bdn.log | tail -30
+
+[ -n "${AB:-}" ] && [ "$agreed" = 1 ] || exit 0
+mkdir -p .device/base && tar xJf .device/app-base.tar.xz -C .device/base
+cat .device/base/app/commit.txt | tee -a $OUT/gpu.txt
+echo "== time to first token from process start, 3 runs"
+for i in 1 2 3; do
+  s=$(date +%s.%N); timeout 60 $cli generate --model $ck --prompt Hello --max-new-tokens 1 --temperature 0 --device cuda --json > /dev/null 2>&1
+  python3 -c "print(f'{$(date +%s.%N) - $s:.2f} s')"
+done
+b() { local app=$1; shift; timeout 150 dotnet $app/OfflineThroughput.dll --model $ck --device cuda "$@" 2>&1 | grep -E "Output token|TTFT|ITL|rror|xception"; }
+for app in .device/base/app .device/app; do echo "== $app: decode batch 1, prompt 128, 256 new"; b $app --num-prompts 1 --input-len 128 --output-len 256; done
+for app in .device/base/app .device/app; do echo "== $app: offline $n x $in/$out"; b $app --num-prompts $n --input-len $in --output-len $out; done
+for app in .device/base/app .device/app; do echo "== $app: offline, bf16 activations and KV cache"; b $app --num-prompts $n --input-len $in --output-len $out --bf16-activations --kv-cache-dtype bf16; done
+echo "== this build, profiled: offline, bf16 activations and KV cache"
+SPECIALIZED_PROFILE_OPS=$OUT/ops_offline.txt b .device/app --num-prompts $n --input-len $in --output-len $out --bf16-activations --kv-cache-dtype bf16; cat $OUT/ops_offline.txt
