@@ -48,3 +48,5 @@ for app in .device/base/app .device/app; do echo "== $app: offline $n x $in/$out
 for app in .device/base/app .device/app; do echo "== $app: offline, bf16 activations and KV cache"; b $app --num-prompts $n --input-len $in --output-len $out --bf16-activations --kv-cache-dtype bf16; done
 echo "== this build, profiled: offline, bf16 activations and KV cache"
 SPECIALIZED_PROFILE_OPS=$OUT/ops_offline.txt b .device/app --num-prompts $n --input-len $in --output-len $out --bf16-activations --kv-cache-dtype bf16; cat $OUT/ops_offline.txt
+echo "== this build: kernel by kernel under ncu, batch 1 (prompt 128, 8 new)"
+ARGS="--max-total-tokens 4096" timeout 150 bash tools/device/profile-kernels.sh 1 128 8 2>&1 | tail -30
