@@ -24,7 +24,9 @@ namespace Specialized.Kernels;
 /// float32 faithfulness: every operand is split into two bf16 terms, x = hi + lo (hi = bf16(x), lo = bf16(x − hi)),
 /// which carry it to ~2^-17 of itself, and each product takes three MMAs, hi·hi + hi·lo + lo·hi (lo·lo is ~2^-18 of
 /// the product, below the terms' own rounding); accumulation is float32. So scores and outputs agree with the float32
-/// kernels to ~1e-5 relative, where a bf16-only kernel would be off by ~1e-2.
+/// kernels to ~1e-5 relative, where a bf16-only kernel would be off by ~1e-2. From a bf16 cache (TKv =
+/// <see cref="Bf16Kv"/>) K and V are exact bf16 operands: nothing of their lo terms is staged, and a product takes two
+/// MMAs (hi·hi + lo·hi).
 /// </para>
 /// <para>
 /// Staging: K is stored as it comes ([key][d], bf16 pairs along d, rows padded to d/2 + 4 words so the 8 keys × 4 words
@@ -84,9 +86,10 @@ internal static class TensorCoreAttentionKernel
     {
         TKv cache = default;
         ArrayView<uint> kHi = SharedMemory.Allocate<uint>(TileKeys * MaxKeyRowWords);
-        ArrayView<uint> kLo = SharedMemory.Allocate<uint>(TileKeys * MaxKeyRowWords);
+        // A bf16 cache's elements are exact bf16 terms: no lo terms to stage.
+        ArrayView<uint> kLo = SharedMemory.Allocate<uint>(cache.IsBf16 ? 0 : TileKeys * MaxKeyRowWords);
         ArrayView<uint> vHi = SharedMemory.Allocate<uint>(MaxHeadDim * ValueRowWords);
-        ArrayView<uint> vLo = SharedMemory.Allocate<uint>(MaxHeadDim * ValueRowWords);
+        ArrayView<uint> vLo = SharedMemory.Allocate<uint>(cache.IsBf16 ? 0 : MaxHeadDim * ValueRowWords);
         ArrayView<int> slots = SharedMemory.Allocate<int>(2 * TileKeys);
         // The emulated MMA's scratch: none with the real instruction.
         ArrayView<uint> exchange = Mma.Exchange<TMma>(GroupSize);
@@ -144,9 +147,9 @@ internal static class TensorCoreAttentionKernel
                 int at0 = s0 * kvSize + kvBase + i, at1 = s1 * kvSize + kvBase + i;
                 Float4 k0 = s0 >= 0 ? cache.Load4(keys, at0) : default, k1 = s1 >= 0 ? cache.Load4(keys, at1) : default;
                 Float4 v0 = s0 >= 0 ? cache.Load4(values, at0) : default, v1 = s1 >= 0 ? cache.Load4(values, at1) : default;
-                StoreKey<TMma>(kHi, kLo, j * keyRowWords + i / 2, k0);
-                StoreKey<TMma>(kHi, kLo, (j + 1) * keyRowWords + i / 2, k1);
-                StoreValues<TMma>(vHi, vLo, i * ValueRowWords + pair, v0, v1);
+                StoreKey<TMma, TKv>(kHi, kLo, j * keyRowWords + i / 2, k0);
+                StoreKey<TMma, TKv>(kHi, kLo, (j + 1) * keyRowWords + i / 2, k1);
+                StoreValues<TMma, TKv>(vHi, vLo, i * ValueRowWords + pair, v0, v1);
             }
             if (t < TileKeys) slots[(TileKeys - current) + t] = Slot(tile + TileKeys + t, lastKey, pages, pageTable, pageSize);
             Group.Barrier();
@@ -155,10 +158,10 @@ internal static class TensorCoreAttentionKernel
             if (tile <= warpHigh && tile + TileKeys - 1 >= warpLow)
             {
                 int kAt = fg * keyRowWords + fq;
-                CFragment s0 = Score<TMma>(queries, kHi, kLo, kAt, steps, exchange);
-                CFragment s1 = Score<TMma>(queries, kHi, kLo, kAt + 8 * keyRowWords, steps, exchange);
-                CFragment s2 = Score<TMma>(queries, kHi, kLo, kAt + 16 * keyRowWords, steps, exchange);
-                CFragment s3 = Score<TMma>(queries, kHi, kLo, kAt + 24 * keyRowWords, steps, exchange);
+                CFragment s0 = Score<TMma, TKv>(queries, kHi, kLo, kAt, steps, exchange);
+                CFragment s1 = Score<TMma, TKv>(queries, kHi, kLo, kAt + 8 * keyRowWords, steps, exchange);
+                CFragment s2 = Score<TMma, TKv>(queries, kHi, kLo, kAt + 16 * keyRowWords, steps, exchange);
+                CFragment s3 = Score<TMma, TKv>(queries, kHi, kLo, kAt + 24 * keyRowWords, steps, exchange);
                 int key = tile + 2 * fq;
                 s0 = Mask(s0, key, topKeys, bottomKeys);
                 s1 = Mask(s1, key + 8, topKeys, bottomKeys);
@@ -192,7 +195,7 @@ internal static class TensorCoreAttentionKernel
                 sumBottom = sumBottom * correctionBottom + ((s0.C2 + s0.C3) + (s1.C2 + s1.C3)) + ((s2.C2 + s2.C3) + (s3.C2 + s3.C3));
 
                 o = o.Scale(correctionTop, correctionBottom, tiles);
-                o = o.Add<TMma>(Probabilities<TMma>(s0, s1), Probabilities<TMma>(s2, s3), vHi, vLo, fg * ValueRowWords + fq, tiles, exchange);
+                o = o.Add<TMma, TKv>(Probabilities<TMma>(s0, s1), Probabilities<TMma>(s2, s3), vHi, vLo, fg * ValueRowWords + fq, tiles, exchange);
             }
             Group.Barrier();   // the tile is consumed
             current = TileKeys - current;
@@ -232,24 +235,25 @@ internal static class TensorCoreAttentionKernel
         j <= lastKey ? pageTable[pages + j / pageSize] * pageSize + j % pageSize : -1;
 
     /// <summary>Four elements of a key row as hi and lo word pairs, at an even word of the row.</summary>
-    private static void StoreKey<TMma>(ArrayView<uint> kHi, ArrayView<uint> kLo, int at, Float4 k) where TMma : struct, IMma
+    private static void StoreKey<TMma, TKv>(ArrayView<uint> kHi, ArrayView<uint> kLo, int at, Float4 k) where TMma : struct, IMma where TKv : struct, IKvFormat
     {
         Bf16Split a = Bf16Split.Of<TMma>(k.A, k.B), b = Bf16Split.Of<TMma>(k.C, k.D);
         kHi.Cast<Words2>()[at / 2] = new Words2(a.Hi, b.Hi);
-        kLo.Cast<Words2>()[at / 2] = new Words2(a.Lo, b.Lo);
+        if (!default(TKv).IsBf16) kLo.Cast<Words2>()[at / 2] = new Words2(a.Lo, b.Lo);
     }
 
     /// <summary>Four elements of two consecutive keys (v0's key first) into four rows of Vᵀ, one word each.</summary>
-    private static void StoreValues<TMma>(ArrayView<uint> vHi, ArrayView<uint> vLo, int at, Float4 v0, Float4 v1) where TMma : struct, IMma
+    private static void StoreValues<TMma, TKv>(ArrayView<uint> vHi, ArrayView<uint> vLo, int at, Float4 v0, Float4 v1) where TMma : struct, IMma where TKv : struct, IKvFormat
     {
         Bf16Split a = Bf16Split.Of<TMma>(v0.A, v1.A), b = Bf16Split.Of<TMma>(v0.B, v1.B), c = Bf16Split.Of<TMma>(v0.C, v1.C), e = Bf16Split.Of<TMma>(v0.D, v1.D);
         vHi[at] = a.Hi;
-        vLo[at] = a.Lo;
         vHi[at + ValueRowWords] = b.Hi;
-        vLo[at + ValueRowWords] = b.Lo;
         vHi[at + 2 * ValueRowWords] = c.Hi;
-        vLo[at + 2 * ValueRowWords] = c.Lo;
         vHi[at + 3 * ValueRowWords] = e.Hi;
+        if (default(TKv).IsBf16) return;
+        vLo[at] = a.Lo;
+        vLo[at + ValueRowWords] = b.Lo;
+        vLo[at + 2 * ValueRowWords] = c.Lo;
         vLo[at + 3 * ValueRowWords] = e.Lo;
     }
 
@@ -257,24 +261,27 @@ internal static class TensorCoreAttentionKernel
     /// Scores of the warp's 16 rows against 8 keys (the staged K rows from word <paramref name="at"/>'s row on): one
     /// C fragment over the head's k16 steps. Steps past the head (d is a constant in a specialized build) fold away.
     /// </summary>
-    private static CFragment Score<TMma>(Queries q, ArrayView<uint> kHi, ArrayView<uint> kLo, int at, int steps, ArrayView<uint> exchange) where TMma : struct, IMma
+    private static CFragment Score<TMma, TKv>(Queries q, ArrayView<uint> kHi, ArrayView<uint> kLo, int at, int steps, ArrayView<uint> exchange) where TMma : struct, IMma where TKv : struct, IKvFormat
     {
-        CFragment c = Product<TMma>(default, q.Q0, kHi, kLo, at, exchange);
-        if (steps > 1) c = Product<TMma>(c, q.Q1, kHi, kLo, at + 8, exchange);
-        if (steps > 2) c = Product<TMma>(c, q.Q2, kHi, kLo, at + 16, exchange);
-        if (steps > 3) c = Product<TMma>(c, q.Q3, kHi, kLo, at + 24, exchange);
-        if (steps > 4) c = Product<TMma>(c, q.Q4, kHi, kLo, at + 32, exchange);
-        if (steps > 5) c = Product<TMma>(c, q.Q5, kHi, kLo, at + 40, exchange);
-        if (steps > 6) c = Product<TMma>(c, q.Q6, kHi, kLo, at + 48, exchange);
-        if (steps > 7) c = Product<TMma>(c, q.Q7, kHi, kLo, at + 56, exchange);
+        CFragment c = Product<TMma, TKv>(default, q.Q0, kHi, kLo, at, exchange);
+        if (steps > 1) c = Product<TMma, TKv>(c, q.Q1, kHi, kLo, at + 8, exchange);
+        if (steps > 2) c = Product<TMma, TKv>(c, q.Q2, kHi, kLo, at + 16, exchange);
+        if (steps > 3) c = Product<TMma, TKv>(c, q.Q3, kHi, kLo, at + 24, exchange);
+        if (steps > 4) c = Product<TMma, TKv>(c, q.Q4, kHi, kLo, at + 32, exchange);
+        if (steps > 5) c = Product<TMma, TKv>(c, q.Q5, kHi, kLo, at + 40, exchange);
+        if (steps > 6) c = Product<TMma, TKv>(c, q.Q6, kHi, kLo, at + 48, exchange);
+        if (steps > 7) c = Product<TMma, TKv>(c, q.Q7, kHi, kLo, at + 56, exchange);
         return c;
     }
 
-    /// <summary>c + a·b for split operands: hi·lo + lo·hi + hi·hi (the small terms first).</summary>
-    private static CFragment Product<TMma>(CFragment c, SplitFragment a, ArrayView<uint> bHi, ArrayView<uint> bLo, int at, ArrayView<uint> exchange) where TMma : struct, IMma
+    /// <summary>
+    /// c + a·b for split operands: hi·lo + lo·hi + hi·hi (the small terms first). From a bf16 cache b is exact in one
+    /// term (its lo is zero, and not staged): lo·hi + hi·hi.
+    /// </summary>
+    private static CFragment Product<TMma, TKv>(CFragment c, SplitFragment a, ArrayView<uint> bHi, ArrayView<uint> bLo, int at, ArrayView<uint> exchange) where TMma : struct, IMma where TKv : struct, IKvFormat
     {
-        BFragment hi = BFragment.Read(bHi, at), lo = BFragment.Read(bLo, at);
-        c = default(TMma).Multiply(c, a.Hi, lo, exchange);
+        BFragment hi = BFragment.Read(bHi, at);
+        if (!default(TKv).IsBf16) c = default(TMma).Multiply(c, a.Hi, BFragment.Read(bLo, at), exchange);
         c = default(TMma).Multiply(c, a.Lo, hi, exchange);
         return default(TMma).Multiply(c, a.Hi, hi, exchange);
     }
@@ -369,29 +376,29 @@ internal static class TensorCoreAttentionKernel
         /// Adds P·V for the tile: <paramref name="p0"/> and <paramref name="p1"/> are P's keys 0-15 and 16-31;
         /// <paramref name="at"/> is the lane's word (row g, pair q) of the first 8 rows of Vᵀ.
         /// </summary>
-        public Accumulator Add<TMma>(SplitFragment p0, SplitFragment p1, ArrayView<uint> vHi, ArrayView<uint> vLo, int at, int tiles,
-            ArrayView<uint> exchange) where TMma : struct, IMma => new(
-            Values<TMma>(O0, p0, p1, vHi, vLo, at, exchange),
-            Values<TMma>(O1, p0, p1, vHi, vLo, at + 8 * ValueRowWords, exchange),
-            tiles > 2 ? Values<TMma>(O2, p0, p1, vHi, vLo, at + 16 * ValueRowWords, exchange) : O2,
-            tiles > 3 ? Values<TMma>(O3, p0, p1, vHi, vLo, at + 24 * ValueRowWords, exchange) : O3,
-            tiles > 4 ? Values<TMma>(O4, p0, p1, vHi, vLo, at + 32 * ValueRowWords, exchange) : O4,
-            tiles > 5 ? Values<TMma>(O5, p0, p1, vHi, vLo, at + 40 * ValueRowWords, exchange) : O5,
-            tiles > 6 ? Values<TMma>(O6, p0, p1, vHi, vLo, at + 48 * ValueRowWords, exchange) : O6,
-            tiles > 7 ? Values<TMma>(O7, p0, p1, vHi, vLo, at + 56 * ValueRowWords, exchange) : O7,
-            tiles > 8 ? Values<TMma>(O8, p0, p1, vHi, vLo, at + 64 * ValueRowWords, exchange) : O8,
-            tiles > 9 ? Values<TMma>(O9, p0, p1, vHi, vLo, at + 72 * ValueRowWords, exchange) : O9,
-            tiles > 10 ? Values<TMma>(O10, p0, p1, vHi, vLo, at + 80 * ValueRowWords, exchange) : O10,
-            tiles > 11 ? Values<TMma>(O11, p0, p1, vHi, vLo, at + 88 * ValueRowWords, exchange) : O11,
-            tiles > 12 ? Values<TMma>(O12, p0, p1, vHi, vLo, at + 96 * ValueRowWords, exchange) : O12,
-            tiles > 13 ? Values<TMma>(O13, p0, p1, vHi, vLo, at + 104 * ValueRowWords, exchange) : O13,
-            tiles > 14 ? Values<TMma>(O14, p0, p1, vHi, vLo, at + 112 * ValueRowWords, exchange) : O14,
-            tiles > 15 ? Values<TMma>(O15, p0, p1, vHi, vLo, at + 120 * ValueRowWords, exchange) : O15);
+        public Accumulator Add<TMma, TKv>(SplitFragment p0, SplitFragment p1, ArrayView<uint> vHi, ArrayView<uint> vLo, int at, int tiles,
+            ArrayView<uint> exchange) where TMma : struct, IMma where TKv : struct, IKvFormat => new(
+            Values<TMma, TKv>(O0, p0, p1, vHi, vLo, at, exchange),
+            Values<TMma, TKv>(O1, p0, p1, vHi, vLo, at + 8 * ValueRowWords, exchange),
+            tiles > 2 ? Values<TMma, TKv>(O2, p0, p1, vHi, vLo, at + 16 * ValueRowWords, exchange) : O2,
+            tiles > 3 ? Values<TMma, TKv>(O3, p0, p1, vHi, vLo, at + 24 * ValueRowWords, exchange) : O3,
+            tiles > 4 ? Values<TMma, TKv>(O4, p0, p1, vHi, vLo, at + 32 * ValueRowWords, exchange) : O4,
+            tiles > 5 ? Values<TMma, TKv>(O5, p0, p1, vHi, vLo, at + 40 * ValueRowWords, exchange) : O5,
+            tiles > 6 ? Values<TMma, TKv>(O6, p0, p1, vHi, vLo, at + 48 * ValueRowWords, exchange) : O6,
+            tiles > 7 ? Values<TMma, TKv>(O7, p0, p1, vHi, vLo, at + 56 * ValueRowWords, exchange) : O7,
+            tiles > 8 ? Values<TMma, TKv>(O8, p0, p1, vHi, vLo, at + 64 * ValueRowWords, exchange) : O8,
+            tiles > 9 ? Values<TMma, TKv>(O9, p0, p1, vHi, vLo, at + 72 * ValueRowWords, exchange) : O9,
+            tiles > 10 ? Values<TMma, TKv>(O10, p0, p1, vHi, vLo, at + 80 * ValueRowWords, exchange) : O10,
+            tiles > 11 ? Values<TMma, TKv>(O11, p0, p1, vHi, vLo, at + 88 * ValueRowWords, exchange) : O11,
+            tiles > 12 ? Values<TMma, TKv>(O12, p0, p1, vHi, vLo, at + 96 * ValueRowWords, exchange) : O12,
+            tiles > 13 ? Values<TMma, TKv>(O13, p0, p1, vHi, vLo, at + 104 * ValueRowWords, exchange) : O13,
+            tiles > 14 ? Values<TMma, TKv>(O14, p0, p1, vHi, vLo, at + 112 * ValueRowWords, exchange) : O14,
+            tiles > 15 ? Values<TMma, TKv>(O15, p0, p1, vHi, vLo, at + 120 * ValueRowWords, exchange) : O15);
 
         // Keys 0-15 are words 0-7 of a Vᵀ row, keys 16-31 words 8-15.
-        private static CFragment Values<TMma>(CFragment o, SplitFragment p0, SplitFragment p1, ArrayView<uint> vHi, ArrayView<uint> vLo, int at,
-            ArrayView<uint> exchange) where TMma : struct, IMma =>
-            Product<TMma>(Product<TMma>(o, p0, vHi, vLo, at, exchange), p1, vHi, vLo, at + 8, exchange);
+        private static CFragment Values<TMma, TKv>(CFragment o, SplitFragment p0, SplitFragment p1, ArrayView<uint> vHi, ArrayView<uint> vLo, int at,
+            ArrayView<uint> exchange) where TMma : struct, IMma where TKv : struct, IKvFormat =>
+            Product<TMma, TKv>(Product<TMma, TKv>(o, p0, vHi, vLo, at, exchange), p1, vHi, vLo, at + 8, exchange);
 
         /// <summary>
         /// Writes rows g and g + 8 (at element offsets <paramref name="top"/>, <paramref name="bottom"/> of their heads;
