@@ -4,7 +4,7 @@ using ILGPU.Runtime.Cuda;
 namespace Specialized.Kernels;
 
 /// <summary>
-/// A warp's 64 x 32 block of a <see cref="TensorCoreGemmKernel"/> tile (4 x 4 MMA tiles of 16 x 8), and the
+/// A warp's 64 x 64 block of a <see cref="TensorCoreGemmKernel"/> tile (4 x 8 MMA tiles of 16 x 8), and the
 /// instructions that feed it: <see cref="PtxGemmTile"/> on CUDA, <see cref="EmulatedGemmTile"/> on ILGPU's CPU
 /// accelerator, which does the same copies, matrix loads and MMAs on the same shared-memory layout through views.
 /// Methods return the updated tile (the emulation's accumulators are values; the instruction's live in PTX registers).
@@ -37,7 +37,7 @@ internal interface IGemmTile<TSelf> where TSelf : struct, IGemmTile<TSelf>
     /// </summary>
     TSelf Add(ArrayView<Bf16x8> tiles, int stage, GemmFragmentChunks at, int terms, ArrayView<uint> exchange);
 
-    /// <summary>C fragment <paramref name="index"/> (16-row block index / 4, 8-wide tile index % 4).</summary>
+    /// <summary>C fragment <paramref name="index"/> (16-row block index / 8, 8-wide tile index % 8).</summary>
     CFragment Fragment(int index);
 }
 
@@ -57,7 +57,7 @@ internal readonly struct GemmFragmentChunks(int a0, int a1, int b)
 }
 
 /// <summary>
-/// The tile on CUDA. The accumulators are PTX registers the kernel declares by name (<c>gemm_c0</c>..<c>gemm_c63</c>),
+/// The tile on CUDA. The accumulators are PTX registers the kernel declares by name (<c>gemm_c0</c>..<c>gemm_c127</c>),
 /// and a whole slice — ldmatrix of the B tiles, then for each term, 16-row block and k16 step an A fragment and four
 /// MMAs — is one inline-PTX statement whose operands are three shared-memory offsets, passed by value. Nothing goes
 /// through local memory: ILGPU passes an inline statement's outputs (and with <c>EmitRef</c> its inputs) through
@@ -129,13 +129,29 @@ internal readonly struct PtxGemmTile : IGemmTile<PtxGemmTile>
             case 13: CudaAsm.EmitRef("mov.b32 %0, gemm_c52; mov.b32 %1, gemm_c53; mov.b32 %2, gemm_c54; mov.b32 %3, gemm_c55;", ref c0, ref c1, ref c2, ref c3); break;
             case 14: CudaAsm.EmitRef("mov.b32 %0, gemm_c56; mov.b32 %1, gemm_c57; mov.b32 %2, gemm_c58; mov.b32 %3, gemm_c59;", ref c0, ref c1, ref c2, ref c3); break;
             case 15: CudaAsm.EmitRef("mov.b32 %0, gemm_c60; mov.b32 %1, gemm_c61; mov.b32 %2, gemm_c62; mov.b32 %3, gemm_c63;", ref c0, ref c1, ref c2, ref c3); break;
+            case 16: CudaAsm.EmitRef("mov.b32 %0, gemm_c64; mov.b32 %1, gemm_c65; mov.b32 %2, gemm_c66; mov.b32 %3, gemm_c67;", ref c0, ref c1, ref c2, ref c3); break;
+            case 17: CudaAsm.EmitRef("mov.b32 %0, gemm_c68; mov.b32 %1, gemm_c69; mov.b32 %2, gemm_c70; mov.b32 %3, gemm_c71;", ref c0, ref c1, ref c2, ref c3); break;
+            case 18: CudaAsm.EmitRef("mov.b32 %0, gemm_c72; mov.b32 %1, gemm_c73; mov.b32 %2, gemm_c74; mov.b32 %3, gemm_c75;", ref c0, ref c1, ref c2, ref c3); break;
+            case 19: CudaAsm.EmitRef("mov.b32 %0, gemm_c76; mov.b32 %1, gemm_c77; mov.b32 %2, gemm_c78; mov.b32 %3, gemm_c79;", ref c0, ref c1, ref c2, ref c3); break;
+            case 20: CudaAsm.EmitRef("mov.b32 %0, gemm_c80; mov.b32 %1, gemm_c81; mov.b32 %2, gemm_c82; mov.b32 %3, gemm_c83;", ref c0, ref c1, ref c2, ref c3); break;
+            case 21: CudaAsm.EmitRef("mov.b32 %0, gemm_c84; mov.b32 %1, gemm_c85; mov.b32 %2, gemm_c86; mov.b32 %3, gemm_c87;", ref c0, ref c1, ref c2, ref c3); break;
+            case 22: CudaAsm.EmitRef("mov.b32 %0, gemm_c88; mov.b32 %1, gemm_c89; mov.b32 %2, gemm_c90; mov.b32 %3, gemm_c91;", ref c0, ref c1, ref c2, ref c3); break;
+            case 23: CudaAsm.EmitRef("mov.b32 %0, gemm_c92; mov.b32 %1, gemm_c93; mov.b32 %2, gemm_c94; mov.b32 %3, gemm_c95;", ref c0, ref c1, ref c2, ref c3); break;
+            case 24: CudaAsm.EmitRef("mov.b32 %0, gemm_c96; mov.b32 %1, gemm_c97; mov.b32 %2, gemm_c98; mov.b32 %3, gemm_c99;", ref c0, ref c1, ref c2, ref c3); break;
+            case 25: CudaAsm.EmitRef("mov.b32 %0, gemm_c100; mov.b32 %1, gemm_c101; mov.b32 %2, gemm_c102; mov.b32 %3, gemm_c103;", ref c0, ref c1, ref c2, ref c3); break;
+            case 26: CudaAsm.EmitRef("mov.b32 %0, gemm_c104; mov.b32 %1, gemm_c105; mov.b32 %2, gemm_c106; mov.b32 %3, gemm_c107;", ref c0, ref c1, ref c2, ref c3); break;
+            case 27: CudaAsm.EmitRef("mov.b32 %0, gemm_c108; mov.b32 %1, gemm_c109; mov.b32 %2, gemm_c110; mov.b32 %3, gemm_c111;", ref c0, ref c1, ref c2, ref c3); break;
+            case 28: CudaAsm.EmitRef("mov.b32 %0, gemm_c112; mov.b32 %1, gemm_c113; mov.b32 %2, gemm_c114; mov.b32 %3, gemm_c115;", ref c0, ref c1, ref c2, ref c3); break;
+            case 29: CudaAsm.EmitRef("mov.b32 %0, gemm_c116; mov.b32 %1, gemm_c117; mov.b32 %2, gemm_c118; mov.b32 %3, gemm_c119;", ref c0, ref c1, ref c2, ref c3); break;
+            case 30: CudaAsm.EmitRef("mov.b32 %0, gemm_c120; mov.b32 %1, gemm_c121; mov.b32 %2, gemm_c122; mov.b32 %3, gemm_c123;", ref c0, ref c1, ref c2, ref c3); break;
+            case 31: CudaAsm.EmitRef("mov.b32 %0, gemm_c124; mov.b32 %1, gemm_c125; mov.b32 %2, gemm_c126; mov.b32 %3, gemm_c127;", ref c0, ref c1, ref c2, ref c3); break;
         }
         return new CFragment(c0.Value, c1.Value, c2.Value, c3.Value);
     }
 
-    /// <summary>The accumulators, zeroed: fragment t is gemm_c4t..gemm_c4t+3 (C0..C3), t = 4 · block + tile.</summary>
+    /// <summary>The accumulators, zeroed: fragment t is gemm_c4t..gemm_c4t+3 (C0..C3), t = 8 · block + tile.</summary>
     private const string Declare = """
-        .reg .f32 gemm_c<64>;
+        .reg .f32 gemm_c<128>;
         mov.b32 gemm_c0, 0f00000000; mov.b32 gemm_c1, 0f00000000; mov.b32 gemm_c2, 0f00000000; mov.b32 gemm_c3, 0f00000000; mov.b32 gemm_c4, 0f00000000; mov.b32 gemm_c5, 0f00000000; mov.b32 gemm_c6, 0f00000000; mov.b32 gemm_c7, 0f00000000;
         mov.b32 gemm_c8, 0f00000000; mov.b32 gemm_c9, 0f00000000; mov.b32 gemm_c10, 0f00000000; mov.b32 gemm_c11, 0f00000000; mov.b32 gemm_c12, 0f00000000; mov.b32 gemm_c13, 0f00000000; mov.b32 gemm_c14, 0f00000000; mov.b32 gemm_c15, 0f00000000;
         mov.b32 gemm_c16, 0f00000000; mov.b32 gemm_c17, 0f00000000; mov.b32 gemm_c18, 0f00000000; mov.b32 gemm_c19, 0f00000000; mov.b32 gemm_c20, 0f00000000; mov.b32 gemm_c21, 0f00000000; mov.b32 gemm_c22, 0f00000000; mov.b32 gemm_c23, 0f00000000;
@@ -144,150 +160,262 @@ internal readonly struct PtxGemmTile : IGemmTile<PtxGemmTile>
         mov.b32 gemm_c40, 0f00000000; mov.b32 gemm_c41, 0f00000000; mov.b32 gemm_c42, 0f00000000; mov.b32 gemm_c43, 0f00000000; mov.b32 gemm_c44, 0f00000000; mov.b32 gemm_c45, 0f00000000; mov.b32 gemm_c46, 0f00000000; mov.b32 gemm_c47, 0f00000000;
         mov.b32 gemm_c48, 0f00000000; mov.b32 gemm_c49, 0f00000000; mov.b32 gemm_c50, 0f00000000; mov.b32 gemm_c51, 0f00000000; mov.b32 gemm_c52, 0f00000000; mov.b32 gemm_c53, 0f00000000; mov.b32 gemm_c54, 0f00000000; mov.b32 gemm_c55, 0f00000000;
         mov.b32 gemm_c56, 0f00000000; mov.b32 gemm_c57, 0f00000000; mov.b32 gemm_c58, 0f00000000; mov.b32 gemm_c59, 0f00000000; mov.b32 gemm_c60, 0f00000000; mov.b32 gemm_c61, 0f00000000; mov.b32 gemm_c62, 0f00000000; mov.b32 gemm_c63, 0f00000000;
+        mov.b32 gemm_c64, 0f00000000; mov.b32 gemm_c65, 0f00000000; mov.b32 gemm_c66, 0f00000000; mov.b32 gemm_c67, 0f00000000; mov.b32 gemm_c68, 0f00000000; mov.b32 gemm_c69, 0f00000000; mov.b32 gemm_c70, 0f00000000; mov.b32 gemm_c71, 0f00000000;
+        mov.b32 gemm_c72, 0f00000000; mov.b32 gemm_c73, 0f00000000; mov.b32 gemm_c74, 0f00000000; mov.b32 gemm_c75, 0f00000000; mov.b32 gemm_c76, 0f00000000; mov.b32 gemm_c77, 0f00000000; mov.b32 gemm_c78, 0f00000000; mov.b32 gemm_c79, 0f00000000;
+        mov.b32 gemm_c80, 0f00000000; mov.b32 gemm_c81, 0f00000000; mov.b32 gemm_c82, 0f00000000; mov.b32 gemm_c83, 0f00000000; mov.b32 gemm_c84, 0f00000000; mov.b32 gemm_c85, 0f00000000; mov.b32 gemm_c86, 0f00000000; mov.b32 gemm_c87, 0f00000000;
+        mov.b32 gemm_c88, 0f00000000; mov.b32 gemm_c89, 0f00000000; mov.b32 gemm_c90, 0f00000000; mov.b32 gemm_c91, 0f00000000; mov.b32 gemm_c92, 0f00000000; mov.b32 gemm_c93, 0f00000000; mov.b32 gemm_c94, 0f00000000; mov.b32 gemm_c95, 0f00000000;
+        mov.b32 gemm_c96, 0f00000000; mov.b32 gemm_c97, 0f00000000; mov.b32 gemm_c98, 0f00000000; mov.b32 gemm_c99, 0f00000000; mov.b32 gemm_c100, 0f00000000; mov.b32 gemm_c101, 0f00000000; mov.b32 gemm_c102, 0f00000000; mov.b32 gemm_c103, 0f00000000;
+        mov.b32 gemm_c104, 0f00000000; mov.b32 gemm_c105, 0f00000000; mov.b32 gemm_c106, 0f00000000; mov.b32 gemm_c107, 0f00000000; mov.b32 gemm_c108, 0f00000000; mov.b32 gemm_c109, 0f00000000; mov.b32 gemm_c110, 0f00000000; mov.b32 gemm_c111, 0f00000000;
+        mov.b32 gemm_c112, 0f00000000; mov.b32 gemm_c113, 0f00000000; mov.b32 gemm_c114, 0f00000000; mov.b32 gemm_c115, 0f00000000; mov.b32 gemm_c116, 0f00000000; mov.b32 gemm_c117, 0f00000000; mov.b32 gemm_c118, 0f00000000; mov.b32 gemm_c119, 0f00000000;
+        mov.b32 gemm_c120, 0f00000000; mov.b32 gemm_c121, 0f00000000; mov.b32 gemm_c122, 0f00000000; mov.b32 gemm_c123, 0f00000000; mov.b32 gemm_c124, 0f00000000; mov.b32 gemm_c125, 0f00000000; mov.b32 gemm_c126, 0f00000000; mov.b32 gemm_c127, 0f00000000;
         """;
 
     // A slice. %0: B's first tile for this lane (matrix i = k chunk i, so b4n..b4n+3 are tile n's fragments for steps 0
     // and 1); %1, %2: A's first block at steps 0 and 1. Blocks are 1,024 bytes apart, B tiles 512, the terms 8,192.
 
-    /// <summary>One term: 4 + 8 ldmatrix, 32 MMAs.</summary>
+    /// <summary>One term: 8 + 8 ldmatrix, 64 MMAs.</summary>
     private const string RoundedSlice = """
-        { .reg .u32 sb, sa0, sa1; .reg .b32 b<16>, a<4>;
+        { .reg .u32 sb, sa0, sa1; .reg .b32 b<32>, a<4>;
         mov.u32 sb, __dyn_shared_alloca; add.u32 sa0, sb, %1; add.u32 sa1, sb, %2; add.u32 sb, sb, %0;
         ldmatrix.sync.aligned.m8n8.x4.shared.b16 {b0, b1, b2, b3}, [sb+0];
         ldmatrix.sync.aligned.m8n8.x4.shared.b16 {b4, b5, b6, b7}, [sb+512];
         ldmatrix.sync.aligned.m8n8.x4.shared.b16 {b8, b9, b10, b11}, [sb+1024];
         ldmatrix.sync.aligned.m8n8.x4.shared.b16 {b12, b13, b14, b15}, [sb+1536];
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {b16, b17, b18, b19}, [sb+2048];
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {b20, b21, b22, b23}, [sb+2560];
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {b24, b25, b26, b27}, [sb+3072];
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {b28, b29, b30, b31}, [sb+3584];
         ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+0];
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c0, gemm_c1, gemm_c2, gemm_c3}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c0, gemm_c1, gemm_c2, gemm_c3};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c4, gemm_c5, gemm_c6, gemm_c7}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c4, gemm_c5, gemm_c6, gemm_c7};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c8, gemm_c9, gemm_c10, gemm_c11}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c8, gemm_c9, gemm_c10, gemm_c11};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c12, gemm_c13, gemm_c14, gemm_c15}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c12, gemm_c13, gemm_c14, gemm_c15};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c16, gemm_c17, gemm_c18, gemm_c19}, {a0, a1, a2, a3}, {b16, b17}, {gemm_c16, gemm_c17, gemm_c18, gemm_c19};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c20, gemm_c21, gemm_c22, gemm_c23}, {a0, a1, a2, a3}, {b20, b21}, {gemm_c20, gemm_c21, gemm_c22, gemm_c23};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c24, gemm_c25, gemm_c26, gemm_c27}, {a0, a1, a2, a3}, {b24, b25}, {gemm_c24, gemm_c25, gemm_c26, gemm_c27};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c28, gemm_c29, gemm_c30, gemm_c31}, {a0, a1, a2, a3}, {b28, b29}, {gemm_c28, gemm_c29, gemm_c30, gemm_c31};
         ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+0];
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c0, gemm_c1, gemm_c2, gemm_c3}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c0, gemm_c1, gemm_c2, gemm_c3};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c4, gemm_c5, gemm_c6, gemm_c7}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c4, gemm_c5, gemm_c6, gemm_c7};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c8, gemm_c9, gemm_c10, gemm_c11}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c8, gemm_c9, gemm_c10, gemm_c11};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c12, gemm_c13, gemm_c14, gemm_c15}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c12, gemm_c13, gemm_c14, gemm_c15};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c16, gemm_c17, gemm_c18, gemm_c19}, {a0, a1, a2, a3}, {b18, b19}, {gemm_c16, gemm_c17, gemm_c18, gemm_c19};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c20, gemm_c21, gemm_c22, gemm_c23}, {a0, a1, a2, a3}, {b22, b23}, {gemm_c20, gemm_c21, gemm_c22, gemm_c23};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c24, gemm_c25, gemm_c26, gemm_c27}, {a0, a1, a2, a3}, {b26, b27}, {gemm_c24, gemm_c25, gemm_c26, gemm_c27};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c28, gemm_c29, gemm_c30, gemm_c31}, {a0, a1, a2, a3}, {b30, b31}, {gemm_c28, gemm_c29, gemm_c30, gemm_c31};
         ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+1024];
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c16, gemm_c17, gemm_c18, gemm_c19}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c16, gemm_c17, gemm_c18, gemm_c19};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c20, gemm_c21, gemm_c22, gemm_c23}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c20, gemm_c21, gemm_c22, gemm_c23};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c24, gemm_c25, gemm_c26, gemm_c27}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c24, gemm_c25, gemm_c26, gemm_c27};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c28, gemm_c29, gemm_c30, gemm_c31}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c28, gemm_c29, gemm_c30, gemm_c31};
-        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+1024];
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c16, gemm_c17, gemm_c18, gemm_c19}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c16, gemm_c17, gemm_c18, gemm_c19};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c20, gemm_c21, gemm_c22, gemm_c23}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c20, gemm_c21, gemm_c22, gemm_c23};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c24, gemm_c25, gemm_c26, gemm_c27}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c24, gemm_c25, gemm_c26, gemm_c27};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c28, gemm_c29, gemm_c30, gemm_c31}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c28, gemm_c29, gemm_c30, gemm_c31};
-        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+2048];
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c32, gemm_c33, gemm_c34, gemm_c35}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c32, gemm_c33, gemm_c34, gemm_c35};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c36, gemm_c37, gemm_c38, gemm_c39}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c36, gemm_c37, gemm_c38, gemm_c39};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c40, gemm_c41, gemm_c42, gemm_c43}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c40, gemm_c41, gemm_c42, gemm_c43};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c44, gemm_c45, gemm_c46, gemm_c47}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c44, gemm_c45, gemm_c46, gemm_c47};
-        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+2048];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c48, gemm_c49, gemm_c50, gemm_c51}, {a0, a1, a2, a3}, {b16, b17}, {gemm_c48, gemm_c49, gemm_c50, gemm_c51};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c52, gemm_c53, gemm_c54, gemm_c55}, {a0, a1, a2, a3}, {b20, b21}, {gemm_c52, gemm_c53, gemm_c54, gemm_c55};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c56, gemm_c57, gemm_c58, gemm_c59}, {a0, a1, a2, a3}, {b24, b25}, {gemm_c56, gemm_c57, gemm_c58, gemm_c59};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c60, gemm_c61, gemm_c62, gemm_c63}, {a0, a1, a2, a3}, {b28, b29}, {gemm_c60, gemm_c61, gemm_c62, gemm_c63};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+1024];
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c32, gemm_c33, gemm_c34, gemm_c35}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c32, gemm_c33, gemm_c34, gemm_c35};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c36, gemm_c37, gemm_c38, gemm_c39}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c36, gemm_c37, gemm_c38, gemm_c39};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c40, gemm_c41, gemm_c42, gemm_c43}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c40, gemm_c41, gemm_c42, gemm_c43};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c44, gemm_c45, gemm_c46, gemm_c47}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c44, gemm_c45, gemm_c46, gemm_c47};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c48, gemm_c49, gemm_c50, gemm_c51}, {a0, a1, a2, a3}, {b18, b19}, {gemm_c48, gemm_c49, gemm_c50, gemm_c51};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c52, gemm_c53, gemm_c54, gemm_c55}, {a0, a1, a2, a3}, {b22, b23}, {gemm_c52, gemm_c53, gemm_c54, gemm_c55};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c56, gemm_c57, gemm_c58, gemm_c59}, {a0, a1, a2, a3}, {b26, b27}, {gemm_c56, gemm_c57, gemm_c58, gemm_c59};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c60, gemm_c61, gemm_c62, gemm_c63}, {a0, a1, a2, a3}, {b30, b31}, {gemm_c60, gemm_c61, gemm_c62, gemm_c63};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+2048];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c64, gemm_c65, gemm_c66, gemm_c67}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c64, gemm_c65, gemm_c66, gemm_c67};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c68, gemm_c69, gemm_c70, gemm_c71}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c68, gemm_c69, gemm_c70, gemm_c71};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c72, gemm_c73, gemm_c74, gemm_c75}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c72, gemm_c73, gemm_c74, gemm_c75};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c76, gemm_c77, gemm_c78, gemm_c79}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c76, gemm_c77, gemm_c78, gemm_c79};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c80, gemm_c81, gemm_c82, gemm_c83}, {a0, a1, a2, a3}, {b16, b17}, {gemm_c80, gemm_c81, gemm_c82, gemm_c83};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c84, gemm_c85, gemm_c86, gemm_c87}, {a0, a1, a2, a3}, {b20, b21}, {gemm_c84, gemm_c85, gemm_c86, gemm_c87};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c88, gemm_c89, gemm_c90, gemm_c91}, {a0, a1, a2, a3}, {b24, b25}, {gemm_c88, gemm_c89, gemm_c90, gemm_c91};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c92, gemm_c93, gemm_c94, gemm_c95}, {a0, a1, a2, a3}, {b28, b29}, {gemm_c92, gemm_c93, gemm_c94, gemm_c95};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+2048];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c64, gemm_c65, gemm_c66, gemm_c67}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c64, gemm_c65, gemm_c66, gemm_c67};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c68, gemm_c69, gemm_c70, gemm_c71}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c68, gemm_c69, gemm_c70, gemm_c71};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c72, gemm_c73, gemm_c74, gemm_c75}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c72, gemm_c73, gemm_c74, gemm_c75};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c76, gemm_c77, gemm_c78, gemm_c79}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c76, gemm_c77, gemm_c78, gemm_c79};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c80, gemm_c81, gemm_c82, gemm_c83}, {a0, a1, a2, a3}, {b18, b19}, {gemm_c80, gemm_c81, gemm_c82, gemm_c83};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c84, gemm_c85, gemm_c86, gemm_c87}, {a0, a1, a2, a3}, {b22, b23}, {gemm_c84, gemm_c85, gemm_c86, gemm_c87};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c88, gemm_c89, gemm_c90, gemm_c91}, {a0, a1, a2, a3}, {b26, b27}, {gemm_c88, gemm_c89, gemm_c90, gemm_c91};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c92, gemm_c93, gemm_c94, gemm_c95}, {a0, a1, a2, a3}, {b30, b31}, {gemm_c92, gemm_c93, gemm_c94, gemm_c95};
         ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+3072];
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c48, gemm_c49, gemm_c50, gemm_c51}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c48, gemm_c49, gemm_c50, gemm_c51};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c52, gemm_c53, gemm_c54, gemm_c55}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c52, gemm_c53, gemm_c54, gemm_c55};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c56, gemm_c57, gemm_c58, gemm_c59}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c56, gemm_c57, gemm_c58, gemm_c59};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c60, gemm_c61, gemm_c62, gemm_c63}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c60, gemm_c61, gemm_c62, gemm_c63};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c96, gemm_c97, gemm_c98, gemm_c99}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c96, gemm_c97, gemm_c98, gemm_c99};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c100, gemm_c101, gemm_c102, gemm_c103}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c100, gemm_c101, gemm_c102, gemm_c103};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c104, gemm_c105, gemm_c106, gemm_c107}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c104, gemm_c105, gemm_c106, gemm_c107};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c108, gemm_c109, gemm_c110, gemm_c111}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c108, gemm_c109, gemm_c110, gemm_c111};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c112, gemm_c113, gemm_c114, gemm_c115}, {a0, a1, a2, a3}, {b16, b17}, {gemm_c112, gemm_c113, gemm_c114, gemm_c115};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c116, gemm_c117, gemm_c118, gemm_c119}, {a0, a1, a2, a3}, {b20, b21}, {gemm_c116, gemm_c117, gemm_c118, gemm_c119};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c120, gemm_c121, gemm_c122, gemm_c123}, {a0, a1, a2, a3}, {b24, b25}, {gemm_c120, gemm_c121, gemm_c122, gemm_c123};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c124, gemm_c125, gemm_c126, gemm_c127}, {a0, a1, a2, a3}, {b28, b29}, {gemm_c124, gemm_c125, gemm_c126, gemm_c127};
         ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+3072];
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c48, gemm_c49, gemm_c50, gemm_c51}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c48, gemm_c49, gemm_c50, gemm_c51};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c52, gemm_c53, gemm_c54, gemm_c55}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c52, gemm_c53, gemm_c54, gemm_c55};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c56, gemm_c57, gemm_c58, gemm_c59}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c56, gemm_c57, gemm_c58, gemm_c59};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c60, gemm_c61, gemm_c62, gemm_c63}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c60, gemm_c61, gemm_c62, gemm_c63};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c96, gemm_c97, gemm_c98, gemm_c99}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c96, gemm_c97, gemm_c98, gemm_c99};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c100, gemm_c101, gemm_c102, gemm_c103}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c100, gemm_c101, gemm_c102, gemm_c103};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c104, gemm_c105, gemm_c106, gemm_c107}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c104, gemm_c105, gemm_c106, gemm_c107};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c108, gemm_c109, gemm_c110, gemm_c111}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c108, gemm_c109, gemm_c110, gemm_c111};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c112, gemm_c113, gemm_c114, gemm_c115}, {a0, a1, a2, a3}, {b18, b19}, {gemm_c112, gemm_c113, gemm_c114, gemm_c115};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c116, gemm_c117, gemm_c118, gemm_c119}, {a0, a1, a2, a3}, {b22, b23}, {gemm_c116, gemm_c117, gemm_c118, gemm_c119};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c120, gemm_c121, gemm_c122, gemm_c123}, {a0, a1, a2, a3}, {b26, b27}, {gemm_c120, gemm_c121, gemm_c122, gemm_c123};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c124, gemm_c125, gemm_c126, gemm_c127}, {a0, a1, a2, a3}, {b30, b31}, {gemm_c124, gemm_c125, gemm_c126, gemm_c127};
         }
         """;
 
-    /// <summary>Two terms: 4 + 16 ldmatrix, 64 MMAs (the B fragments serve both).</summary>
+    /// <summary>Two terms: 8 + 16 ldmatrix, 128 MMAs (the B fragments serve both).</summary>
     private const string SplitSlice = """
-        { .reg .u32 sb, sa0, sa1; .reg .b32 b<16>, a<4>;
+        { .reg .u32 sb, sa0, sa1; .reg .b32 b<32>, a<4>;
         mov.u32 sb, __dyn_shared_alloca; add.u32 sa0, sb, %1; add.u32 sa1, sb, %2; add.u32 sb, sb, %0;
         ldmatrix.sync.aligned.m8n8.x4.shared.b16 {b0, b1, b2, b3}, [sb+0];
         ldmatrix.sync.aligned.m8n8.x4.shared.b16 {b4, b5, b6, b7}, [sb+512];
         ldmatrix.sync.aligned.m8n8.x4.shared.b16 {b8, b9, b10, b11}, [sb+1024];
         ldmatrix.sync.aligned.m8n8.x4.shared.b16 {b12, b13, b14, b15}, [sb+1536];
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {b16, b17, b18, b19}, [sb+2048];
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {b20, b21, b22, b23}, [sb+2560];
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {b24, b25, b26, b27}, [sb+3072];
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {b28, b29, b30, b31}, [sb+3584];
         ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+0];
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c0, gemm_c1, gemm_c2, gemm_c3}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c0, gemm_c1, gemm_c2, gemm_c3};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c4, gemm_c5, gemm_c6, gemm_c7}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c4, gemm_c5, gemm_c6, gemm_c7};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c8, gemm_c9, gemm_c10, gemm_c11}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c8, gemm_c9, gemm_c10, gemm_c11};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c12, gemm_c13, gemm_c14, gemm_c15}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c12, gemm_c13, gemm_c14, gemm_c15};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c16, gemm_c17, gemm_c18, gemm_c19}, {a0, a1, a2, a3}, {b16, b17}, {gemm_c16, gemm_c17, gemm_c18, gemm_c19};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c20, gemm_c21, gemm_c22, gemm_c23}, {a0, a1, a2, a3}, {b20, b21}, {gemm_c20, gemm_c21, gemm_c22, gemm_c23};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c24, gemm_c25, gemm_c26, gemm_c27}, {a0, a1, a2, a3}, {b24, b25}, {gemm_c24, gemm_c25, gemm_c26, gemm_c27};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c28, gemm_c29, gemm_c30, gemm_c31}, {a0, a1, a2, a3}, {b28, b29}, {gemm_c28, gemm_c29, gemm_c30, gemm_c31};
         ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+0];
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c0, gemm_c1, gemm_c2, gemm_c3}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c0, gemm_c1, gemm_c2, gemm_c3};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c4, gemm_c5, gemm_c6, gemm_c7}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c4, gemm_c5, gemm_c6, gemm_c7};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c8, gemm_c9, gemm_c10, gemm_c11}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c8, gemm_c9, gemm_c10, gemm_c11};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c12, gemm_c13, gemm_c14, gemm_c15}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c12, gemm_c13, gemm_c14, gemm_c15};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c16, gemm_c17, gemm_c18, gemm_c19}, {a0, a1, a2, a3}, {b18, b19}, {gemm_c16, gemm_c17, gemm_c18, gemm_c19};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c20, gemm_c21, gemm_c22, gemm_c23}, {a0, a1, a2, a3}, {b22, b23}, {gemm_c20, gemm_c21, gemm_c22, gemm_c23};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c24, gemm_c25, gemm_c26, gemm_c27}, {a0, a1, a2, a3}, {b26, b27}, {gemm_c24, gemm_c25, gemm_c26, gemm_c27};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c28, gemm_c29, gemm_c30, gemm_c31}, {a0, a1, a2, a3}, {b30, b31}, {gemm_c28, gemm_c29, gemm_c30, gemm_c31};
         ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+1024];
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c16, gemm_c17, gemm_c18, gemm_c19}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c16, gemm_c17, gemm_c18, gemm_c19};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c20, gemm_c21, gemm_c22, gemm_c23}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c20, gemm_c21, gemm_c22, gemm_c23};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c24, gemm_c25, gemm_c26, gemm_c27}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c24, gemm_c25, gemm_c26, gemm_c27};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c28, gemm_c29, gemm_c30, gemm_c31}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c28, gemm_c29, gemm_c30, gemm_c31};
-        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+1024];
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c16, gemm_c17, gemm_c18, gemm_c19}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c16, gemm_c17, gemm_c18, gemm_c19};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c20, gemm_c21, gemm_c22, gemm_c23}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c20, gemm_c21, gemm_c22, gemm_c23};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c24, gemm_c25, gemm_c26, gemm_c27}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c24, gemm_c25, gemm_c26, gemm_c27};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c28, gemm_c29, gemm_c30, gemm_c31}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c28, gemm_c29, gemm_c30, gemm_c31};
-        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+2048];
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c32, gemm_c33, gemm_c34, gemm_c35}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c32, gemm_c33, gemm_c34, gemm_c35};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c36, gemm_c37, gemm_c38, gemm_c39}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c36, gemm_c37, gemm_c38, gemm_c39};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c40, gemm_c41, gemm_c42, gemm_c43}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c40, gemm_c41, gemm_c42, gemm_c43};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c44, gemm_c45, gemm_c46, gemm_c47}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c44, gemm_c45, gemm_c46, gemm_c47};
-        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+2048];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c48, gemm_c49, gemm_c50, gemm_c51}, {a0, a1, a2, a3}, {b16, b17}, {gemm_c48, gemm_c49, gemm_c50, gemm_c51};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c52, gemm_c53, gemm_c54, gemm_c55}, {a0, a1, a2, a3}, {b20, b21}, {gemm_c52, gemm_c53, gemm_c54, gemm_c55};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c56, gemm_c57, gemm_c58, gemm_c59}, {a0, a1, a2, a3}, {b24, b25}, {gemm_c56, gemm_c57, gemm_c58, gemm_c59};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c60, gemm_c61, gemm_c62, gemm_c63}, {a0, a1, a2, a3}, {b28, b29}, {gemm_c60, gemm_c61, gemm_c62, gemm_c63};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+1024];
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c32, gemm_c33, gemm_c34, gemm_c35}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c32, gemm_c33, gemm_c34, gemm_c35};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c36, gemm_c37, gemm_c38, gemm_c39}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c36, gemm_c37, gemm_c38, gemm_c39};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c40, gemm_c41, gemm_c42, gemm_c43}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c40, gemm_c41, gemm_c42, gemm_c43};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c44, gemm_c45, gemm_c46, gemm_c47}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c44, gemm_c45, gemm_c46, gemm_c47};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c48, gemm_c49, gemm_c50, gemm_c51}, {a0, a1, a2, a3}, {b18, b19}, {gemm_c48, gemm_c49, gemm_c50, gemm_c51};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c52, gemm_c53, gemm_c54, gemm_c55}, {a0, a1, a2, a3}, {b22, b23}, {gemm_c52, gemm_c53, gemm_c54, gemm_c55};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c56, gemm_c57, gemm_c58, gemm_c59}, {a0, a1, a2, a3}, {b26, b27}, {gemm_c56, gemm_c57, gemm_c58, gemm_c59};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c60, gemm_c61, gemm_c62, gemm_c63}, {a0, a1, a2, a3}, {b30, b31}, {gemm_c60, gemm_c61, gemm_c62, gemm_c63};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+2048];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c64, gemm_c65, gemm_c66, gemm_c67}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c64, gemm_c65, gemm_c66, gemm_c67};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c68, gemm_c69, gemm_c70, gemm_c71}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c68, gemm_c69, gemm_c70, gemm_c71};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c72, gemm_c73, gemm_c74, gemm_c75}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c72, gemm_c73, gemm_c74, gemm_c75};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c76, gemm_c77, gemm_c78, gemm_c79}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c76, gemm_c77, gemm_c78, gemm_c79};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c80, gemm_c81, gemm_c82, gemm_c83}, {a0, a1, a2, a3}, {b16, b17}, {gemm_c80, gemm_c81, gemm_c82, gemm_c83};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c84, gemm_c85, gemm_c86, gemm_c87}, {a0, a1, a2, a3}, {b20, b21}, {gemm_c84, gemm_c85, gemm_c86, gemm_c87};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c88, gemm_c89, gemm_c90, gemm_c91}, {a0, a1, a2, a3}, {b24, b25}, {gemm_c88, gemm_c89, gemm_c90, gemm_c91};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c92, gemm_c93, gemm_c94, gemm_c95}, {a0, a1, a2, a3}, {b28, b29}, {gemm_c92, gemm_c93, gemm_c94, gemm_c95};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+2048];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c64, gemm_c65, gemm_c66, gemm_c67}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c64, gemm_c65, gemm_c66, gemm_c67};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c68, gemm_c69, gemm_c70, gemm_c71}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c68, gemm_c69, gemm_c70, gemm_c71};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c72, gemm_c73, gemm_c74, gemm_c75}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c72, gemm_c73, gemm_c74, gemm_c75};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c76, gemm_c77, gemm_c78, gemm_c79}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c76, gemm_c77, gemm_c78, gemm_c79};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c80, gemm_c81, gemm_c82, gemm_c83}, {a0, a1, a2, a3}, {b18, b19}, {gemm_c80, gemm_c81, gemm_c82, gemm_c83};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c84, gemm_c85, gemm_c86, gemm_c87}, {a0, a1, a2, a3}, {b22, b23}, {gemm_c84, gemm_c85, gemm_c86, gemm_c87};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c88, gemm_c89, gemm_c90, gemm_c91}, {a0, a1, a2, a3}, {b26, b27}, {gemm_c88, gemm_c89, gemm_c90, gemm_c91};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c92, gemm_c93, gemm_c94, gemm_c95}, {a0, a1, a2, a3}, {b30, b31}, {gemm_c92, gemm_c93, gemm_c94, gemm_c95};
         ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+3072];
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c48, gemm_c49, gemm_c50, gemm_c51}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c48, gemm_c49, gemm_c50, gemm_c51};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c52, gemm_c53, gemm_c54, gemm_c55}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c52, gemm_c53, gemm_c54, gemm_c55};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c56, gemm_c57, gemm_c58, gemm_c59}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c56, gemm_c57, gemm_c58, gemm_c59};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c60, gemm_c61, gemm_c62, gemm_c63}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c60, gemm_c61, gemm_c62, gemm_c63};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c96, gemm_c97, gemm_c98, gemm_c99}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c96, gemm_c97, gemm_c98, gemm_c99};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c100, gemm_c101, gemm_c102, gemm_c103}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c100, gemm_c101, gemm_c102, gemm_c103};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c104, gemm_c105, gemm_c106, gemm_c107}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c104, gemm_c105, gemm_c106, gemm_c107};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c108, gemm_c109, gemm_c110, gemm_c111}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c108, gemm_c109, gemm_c110, gemm_c111};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c112, gemm_c113, gemm_c114, gemm_c115}, {a0, a1, a2, a3}, {b16, b17}, {gemm_c112, gemm_c113, gemm_c114, gemm_c115};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c116, gemm_c117, gemm_c118, gemm_c119}, {a0, a1, a2, a3}, {b20, b21}, {gemm_c116, gemm_c117, gemm_c118, gemm_c119};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c120, gemm_c121, gemm_c122, gemm_c123}, {a0, a1, a2, a3}, {b24, b25}, {gemm_c120, gemm_c121, gemm_c122, gemm_c123};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c124, gemm_c125, gemm_c126, gemm_c127}, {a0, a1, a2, a3}, {b28, b29}, {gemm_c124, gemm_c125, gemm_c126, gemm_c127};
         ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+3072];
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c48, gemm_c49, gemm_c50, gemm_c51}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c48, gemm_c49, gemm_c50, gemm_c51};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c52, gemm_c53, gemm_c54, gemm_c55}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c52, gemm_c53, gemm_c54, gemm_c55};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c56, gemm_c57, gemm_c58, gemm_c59}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c56, gemm_c57, gemm_c58, gemm_c59};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c60, gemm_c61, gemm_c62, gemm_c63}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c60, gemm_c61, gemm_c62, gemm_c63};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c96, gemm_c97, gemm_c98, gemm_c99}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c96, gemm_c97, gemm_c98, gemm_c99};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c100, gemm_c101, gemm_c102, gemm_c103}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c100, gemm_c101, gemm_c102, gemm_c103};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c104, gemm_c105, gemm_c106, gemm_c107}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c104, gemm_c105, gemm_c106, gemm_c107};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c108, gemm_c109, gemm_c110, gemm_c111}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c108, gemm_c109, gemm_c110, gemm_c111};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c112, gemm_c113, gemm_c114, gemm_c115}, {a0, a1, a2, a3}, {b18, b19}, {gemm_c112, gemm_c113, gemm_c114, gemm_c115};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c116, gemm_c117, gemm_c118, gemm_c119}, {a0, a1, a2, a3}, {b22, b23}, {gemm_c116, gemm_c117, gemm_c118, gemm_c119};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c120, gemm_c121, gemm_c122, gemm_c123}, {a0, a1, a2, a3}, {b26, b27}, {gemm_c120, gemm_c121, gemm_c122, gemm_c123};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c124, gemm_c125, gemm_c126, gemm_c127}, {a0, a1, a2, a3}, {b30, b31}, {gemm_c124, gemm_c125, gemm_c126, gemm_c127};
         ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+8192];
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c0, gemm_c1, gemm_c2, gemm_c3}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c0, gemm_c1, gemm_c2, gemm_c3};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c4, gemm_c5, gemm_c6, gemm_c7}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c4, gemm_c5, gemm_c6, gemm_c7};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c8, gemm_c9, gemm_c10, gemm_c11}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c8, gemm_c9, gemm_c10, gemm_c11};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c12, gemm_c13, gemm_c14, gemm_c15}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c12, gemm_c13, gemm_c14, gemm_c15};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c16, gemm_c17, gemm_c18, gemm_c19}, {a0, a1, a2, a3}, {b16, b17}, {gemm_c16, gemm_c17, gemm_c18, gemm_c19};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c20, gemm_c21, gemm_c22, gemm_c23}, {a0, a1, a2, a3}, {b20, b21}, {gemm_c20, gemm_c21, gemm_c22, gemm_c23};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c24, gemm_c25, gemm_c26, gemm_c27}, {a0, a1, a2, a3}, {b24, b25}, {gemm_c24, gemm_c25, gemm_c26, gemm_c27};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c28, gemm_c29, gemm_c30, gemm_c31}, {a0, a1, a2, a3}, {b28, b29}, {gemm_c28, gemm_c29, gemm_c30, gemm_c31};
         ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+8192];
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c0, gemm_c1, gemm_c2, gemm_c3}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c0, gemm_c1, gemm_c2, gemm_c3};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c4, gemm_c5, gemm_c6, gemm_c7}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c4, gemm_c5, gemm_c6, gemm_c7};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c8, gemm_c9, gemm_c10, gemm_c11}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c8, gemm_c9, gemm_c10, gemm_c11};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c12, gemm_c13, gemm_c14, gemm_c15}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c12, gemm_c13, gemm_c14, gemm_c15};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c16, gemm_c17, gemm_c18, gemm_c19}, {a0, a1, a2, a3}, {b18, b19}, {gemm_c16, gemm_c17, gemm_c18, gemm_c19};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c20, gemm_c21, gemm_c22, gemm_c23}, {a0, a1, a2, a3}, {b22, b23}, {gemm_c20, gemm_c21, gemm_c22, gemm_c23};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c24, gemm_c25, gemm_c26, gemm_c27}, {a0, a1, a2, a3}, {b26, b27}, {gemm_c24, gemm_c25, gemm_c26, gemm_c27};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c28, gemm_c29, gemm_c30, gemm_c31}, {a0, a1, a2, a3}, {b30, b31}, {gemm_c28, gemm_c29, gemm_c30, gemm_c31};
         ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+9216];
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c16, gemm_c17, gemm_c18, gemm_c19}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c16, gemm_c17, gemm_c18, gemm_c19};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c20, gemm_c21, gemm_c22, gemm_c23}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c20, gemm_c21, gemm_c22, gemm_c23};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c24, gemm_c25, gemm_c26, gemm_c27}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c24, gemm_c25, gemm_c26, gemm_c27};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c28, gemm_c29, gemm_c30, gemm_c31}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c28, gemm_c29, gemm_c30, gemm_c31};
-        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+9216];
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c16, gemm_c17, gemm_c18, gemm_c19}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c16, gemm_c17, gemm_c18, gemm_c19};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c20, gemm_c21, gemm_c22, gemm_c23}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c20, gemm_c21, gemm_c22, gemm_c23};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c24, gemm_c25, gemm_c26, gemm_c27}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c24, gemm_c25, gemm_c26, gemm_c27};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c28, gemm_c29, gemm_c30, gemm_c31}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c28, gemm_c29, gemm_c30, gemm_c31};
-        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+10240];
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c32, gemm_c33, gemm_c34, gemm_c35}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c32, gemm_c33, gemm_c34, gemm_c35};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c36, gemm_c37, gemm_c38, gemm_c39}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c36, gemm_c37, gemm_c38, gemm_c39};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c40, gemm_c41, gemm_c42, gemm_c43}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c40, gemm_c41, gemm_c42, gemm_c43};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c44, gemm_c45, gemm_c46, gemm_c47}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c44, gemm_c45, gemm_c46, gemm_c47};
-        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+10240];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c48, gemm_c49, gemm_c50, gemm_c51}, {a0, a1, a2, a3}, {b16, b17}, {gemm_c48, gemm_c49, gemm_c50, gemm_c51};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c52, gemm_c53, gemm_c54, gemm_c55}, {a0, a1, a2, a3}, {b20, b21}, {gemm_c52, gemm_c53, gemm_c54, gemm_c55};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c56, gemm_c57, gemm_c58, gemm_c59}, {a0, a1, a2, a3}, {b24, b25}, {gemm_c56, gemm_c57, gemm_c58, gemm_c59};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c60, gemm_c61, gemm_c62, gemm_c63}, {a0, a1, a2, a3}, {b28, b29}, {gemm_c60, gemm_c61, gemm_c62, gemm_c63};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+9216];
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c32, gemm_c33, gemm_c34, gemm_c35}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c32, gemm_c33, gemm_c34, gemm_c35};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c36, gemm_c37, gemm_c38, gemm_c39}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c36, gemm_c37, gemm_c38, gemm_c39};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c40, gemm_c41, gemm_c42, gemm_c43}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c40, gemm_c41, gemm_c42, gemm_c43};
         mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c44, gemm_c45, gemm_c46, gemm_c47}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c44, gemm_c45, gemm_c46, gemm_c47};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c48, gemm_c49, gemm_c50, gemm_c51}, {a0, a1, a2, a3}, {b18, b19}, {gemm_c48, gemm_c49, gemm_c50, gemm_c51};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c52, gemm_c53, gemm_c54, gemm_c55}, {a0, a1, a2, a3}, {b22, b23}, {gemm_c52, gemm_c53, gemm_c54, gemm_c55};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c56, gemm_c57, gemm_c58, gemm_c59}, {a0, a1, a2, a3}, {b26, b27}, {gemm_c56, gemm_c57, gemm_c58, gemm_c59};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c60, gemm_c61, gemm_c62, gemm_c63}, {a0, a1, a2, a3}, {b30, b31}, {gemm_c60, gemm_c61, gemm_c62, gemm_c63};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+10240];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c64, gemm_c65, gemm_c66, gemm_c67}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c64, gemm_c65, gemm_c66, gemm_c67};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c68, gemm_c69, gemm_c70, gemm_c71}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c68, gemm_c69, gemm_c70, gemm_c71};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c72, gemm_c73, gemm_c74, gemm_c75}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c72, gemm_c73, gemm_c74, gemm_c75};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c76, gemm_c77, gemm_c78, gemm_c79}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c76, gemm_c77, gemm_c78, gemm_c79};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c80, gemm_c81, gemm_c82, gemm_c83}, {a0, a1, a2, a3}, {b16, b17}, {gemm_c80, gemm_c81, gemm_c82, gemm_c83};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c84, gemm_c85, gemm_c86, gemm_c87}, {a0, a1, a2, a3}, {b20, b21}, {gemm_c84, gemm_c85, gemm_c86, gemm_c87};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c88, gemm_c89, gemm_c90, gemm_c91}, {a0, a1, a2, a3}, {b24, b25}, {gemm_c88, gemm_c89, gemm_c90, gemm_c91};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c92, gemm_c93, gemm_c94, gemm_c95}, {a0, a1, a2, a3}, {b28, b29}, {gemm_c92, gemm_c93, gemm_c94, gemm_c95};
+        ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+10240];
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c64, gemm_c65, gemm_c66, gemm_c67}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c64, gemm_c65, gemm_c66, gemm_c67};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c68, gemm_c69, gemm_c70, gemm_c71}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c68, gemm_c69, gemm_c70, gemm_c71};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c72, gemm_c73, gemm_c74, gemm_c75}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c72, gemm_c73, gemm_c74, gemm_c75};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c76, gemm_c77, gemm_c78, gemm_c79}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c76, gemm_c77, gemm_c78, gemm_c79};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c80, gemm_c81, gemm_c82, gemm_c83}, {a0, a1, a2, a3}, {b18, b19}, {gemm_c80, gemm_c81, gemm_c82, gemm_c83};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c84, gemm_c85, gemm_c86, gemm_c87}, {a0, a1, a2, a3}, {b22, b23}, {gemm_c84, gemm_c85, gemm_c86, gemm_c87};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c88, gemm_c89, gemm_c90, gemm_c91}, {a0, a1, a2, a3}, {b26, b27}, {gemm_c88, gemm_c89, gemm_c90, gemm_c91};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c92, gemm_c93, gemm_c94, gemm_c95}, {a0, a1, a2, a3}, {b30, b31}, {gemm_c92, gemm_c93, gemm_c94, gemm_c95};
         ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa0+11264];
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c48, gemm_c49, gemm_c50, gemm_c51}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c48, gemm_c49, gemm_c50, gemm_c51};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c52, gemm_c53, gemm_c54, gemm_c55}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c52, gemm_c53, gemm_c54, gemm_c55};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c56, gemm_c57, gemm_c58, gemm_c59}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c56, gemm_c57, gemm_c58, gemm_c59};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c60, gemm_c61, gemm_c62, gemm_c63}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c60, gemm_c61, gemm_c62, gemm_c63};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c96, gemm_c97, gemm_c98, gemm_c99}, {a0, a1, a2, a3}, {b0, b1}, {gemm_c96, gemm_c97, gemm_c98, gemm_c99};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c100, gemm_c101, gemm_c102, gemm_c103}, {a0, a1, a2, a3}, {b4, b5}, {gemm_c100, gemm_c101, gemm_c102, gemm_c103};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c104, gemm_c105, gemm_c106, gemm_c107}, {a0, a1, a2, a3}, {b8, b9}, {gemm_c104, gemm_c105, gemm_c106, gemm_c107};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c108, gemm_c109, gemm_c110, gemm_c111}, {a0, a1, a2, a3}, {b12, b13}, {gemm_c108, gemm_c109, gemm_c110, gemm_c111};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c112, gemm_c113, gemm_c114, gemm_c115}, {a0, a1, a2, a3}, {b16, b17}, {gemm_c112, gemm_c113, gemm_c114, gemm_c115};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c116, gemm_c117, gemm_c118, gemm_c119}, {a0, a1, a2, a3}, {b20, b21}, {gemm_c116, gemm_c117, gemm_c118, gemm_c119};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c120, gemm_c121, gemm_c122, gemm_c123}, {a0, a1, a2, a3}, {b24, b25}, {gemm_c120, gemm_c121, gemm_c122, gemm_c123};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c124, gemm_c125, gemm_c126, gemm_c127}, {a0, a1, a2, a3}, {b28, b29}, {gemm_c124, gemm_c125, gemm_c126, gemm_c127};
         ldmatrix.sync.aligned.m8n8.x4.shared.b16 {a0, a1, a2, a3}, [sa1+11264];
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c48, gemm_c49, gemm_c50, gemm_c51}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c48, gemm_c49, gemm_c50, gemm_c51};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c52, gemm_c53, gemm_c54, gemm_c55}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c52, gemm_c53, gemm_c54, gemm_c55};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c56, gemm_c57, gemm_c58, gemm_c59}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c56, gemm_c57, gemm_c58, gemm_c59};
-        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c60, gemm_c61, gemm_c62, gemm_c63}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c60, gemm_c61, gemm_c62, gemm_c63};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c96, gemm_c97, gemm_c98, gemm_c99}, {a0, a1, a2, a3}, {b2, b3}, {gemm_c96, gemm_c97, gemm_c98, gemm_c99};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c100, gemm_c101, gemm_c102, gemm_c103}, {a0, a1, a2, a3}, {b6, b7}, {gemm_c100, gemm_c101, gemm_c102, gemm_c103};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c104, gemm_c105, gemm_c106, gemm_c107}, {a0, a1, a2, a3}, {b10, b11}, {gemm_c104, gemm_c105, gemm_c106, gemm_c107};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c108, gemm_c109, gemm_c110, gemm_c111}, {a0, a1, a2, a3}, {b14, b15}, {gemm_c108, gemm_c109, gemm_c110, gemm_c111};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c112, gemm_c113, gemm_c114, gemm_c115}, {a0, a1, a2, a3}, {b18, b19}, {gemm_c112, gemm_c113, gemm_c114, gemm_c115};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c116, gemm_c117, gemm_c118, gemm_c119}, {a0, a1, a2, a3}, {b22, b23}, {gemm_c116, gemm_c117, gemm_c118, gemm_c119};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c120, gemm_c121, gemm_c122, gemm_c123}, {a0, a1, a2, a3}, {b26, b27}, {gemm_c120, gemm_c121, gemm_c122, gemm_c123};
+        mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {gemm_c124, gemm_c125, gemm_c126, gemm_c127}, {a0, a1, a2, a3}, {b30, b31}, {gemm_c124, gemm_c125, gemm_c126, gemm_c127};
         }
         """;
 }
@@ -314,27 +442,36 @@ internal readonly struct EmulatedGemmTile(EmulatedGemmTile.Row r0, EmulatedGemmT
     public EmulatedGemmTile Add(ArrayView<Bf16x8> tiles, int stage, GemmFragmentChunks at, int terms, ArrayView<uint> exchange)
     {
         int b = stage + terms * GemmFragmentChunks.TermChunks + at.B;
-        Words4 b0 = LoadMatrices(tiles, b, exchange), b1 = LoadMatrices(tiles, b + GemmFragmentChunks.TileChunks, exchange);
-        Words4 b2 = LoadMatrices(tiles, b + 2 * GemmFragmentChunks.TileChunks, exchange), b3 = LoadMatrices(tiles, b + 3 * GemmFragmentChunks.TileChunks, exchange);
-        EmulatedGemmTile c = AddTerm(tiles, stage + at.A0, stage + at.A1, b0, b1, b2, b3, exchange);
+        var bs = new BTiles(
+            LoadMatrices(tiles, b, exchange), LoadMatrices(tiles, b + GemmFragmentChunks.TileChunks, exchange),
+            LoadMatrices(tiles, b + 2 * GemmFragmentChunks.TileChunks, exchange), LoadMatrices(tiles, b + 3 * GemmFragmentChunks.TileChunks, exchange),
+            LoadMatrices(tiles, b + 4 * GemmFragmentChunks.TileChunks, exchange), LoadMatrices(tiles, b + 5 * GemmFragmentChunks.TileChunks, exchange),
+            LoadMatrices(tiles, b + 6 * GemmFragmentChunks.TileChunks, exchange), LoadMatrices(tiles, b + 7 * GemmFragmentChunks.TileChunks, exchange));
+        EmulatedGemmTile c = AddTerm(tiles, stage + at.A0, stage + at.A1, bs, exchange);
         int lo = GemmFragmentChunks.TermChunks;
-        return terms == 2 ? c.AddTerm(tiles, stage + lo + at.A0, stage + lo + at.A1, b0, b1, b2, b3, exchange) : c;
+        return terms == 2 ? c.AddTerm(tiles, stage + lo + at.A0, stage + lo + at.A1, bs, exchange) : c;
     }
 
     public CFragment Fragment(int index)
     {
-        Row r = (index >> 2) switch { 0 => _r0, 1 => _r1, 2 => _r2, _ => _r3 };
-        return (index & 3) switch { 0 => r.C0, 1 => r.C1, 2 => r.C2, _ => r.C3 };
+        Row r = (index >> 3) switch { 0 => _r0, 1 => _r1, 2 => _r2, _ => _r3 };
+        return (index & 7) switch { 0 => r.C0, 1 => r.C1, 2 => r.C2, 3 => r.C3, 4 => r.C4, 5 => r.C5, 6 => r.C6, _ => r.C7 };
     }
 
-    private EmulatedGemmTile AddTerm(ArrayView<Bf16x8> tiles, int a0, int a1, Words4 b0, Words4 b1, Words4 b2, Words4 b3, ArrayView<uint> exchange)
+    private EmulatedGemmTile AddTerm(ArrayView<Bf16x8> tiles, int a0, int a1, BTiles b, ArrayView<uint> exchange)
     {
         const int block = GemmFragmentChunks.BlockChunks;
         return new(
-            _r0.Add(A(tiles, a0, exchange), A(tiles, a1, exchange), b0, b1, b2, b3, exchange),
-            _r1.Add(A(tiles, a0 + block, exchange), A(tiles, a1 + block, exchange), b0, b1, b2, b3, exchange),
-            _r2.Add(A(tiles, a0 + 2 * block, exchange), A(tiles, a1 + 2 * block, exchange), b0, b1, b2, b3, exchange),
-            _r3.Add(A(tiles, a0 + 3 * block, exchange), A(tiles, a1 + 3 * block, exchange), b0, b1, b2, b3, exchange));
+            _r0.Add(A(tiles, a0, exchange), A(tiles, a1, exchange), b, exchange),
+            _r1.Add(A(tiles, a0 + block, exchange), A(tiles, a1 + block, exchange), b, exchange),
+            _r2.Add(A(tiles, a0 + 2 * block, exchange), A(tiles, a1 + 2 * block, exchange), b, exchange),
+            _r3.Add(A(tiles, a0 + 3 * block, exchange), A(tiles, a1 + 3 * block, exchange), b, exchange));
+    }
+
+    /// <summary>Each 8-wide tile's ldmatrix words: chunks 0, 1 (step 0's B fragment) and 2, 3 (step 1's).</summary>
+    internal readonly struct BTiles(Words4 b0, Words4 b1, Words4 b2, Words4 b3, Words4 b4, Words4 b5, Words4 b6, Words4 b7)
+    {
+        public readonly Words4 B0 = b0, B1 = b1, B2 = b2, B3 = b3, B4 = b4, B5 = b5, B6 = b6, B7 = b7;
     }
 
     /// <summary>A 16-row block's A fragment for a step: ldmatrix's four words are the instruction's four registers.</summary>
@@ -365,23 +502,20 @@ internal readonly struct EmulatedGemmTile(EmulatedGemmTile.Row r0, EmulatedGemmT
 
     private static uint Word(Bf16x8 v, int i) => (uint)((i < 2 ? v.Low : v.High) >> (32 * (i & 1)));
 
-    /// <summary>A 16 x 32 strip of the warp's block: four MMA tiles side by side.</summary>
-    internal readonly struct Row(CFragment c0, CFragment c1, CFragment c2, CFragment c3)
+    /// <summary>A 16 x 64 strip of the warp's block: eight MMA tiles side by side.</summary>
+    internal readonly struct Row(CFragment c0, CFragment c1, CFragment c2, CFragment c3, CFragment c4, CFragment c5, CFragment c6, CFragment c7)
     {
-        public readonly CFragment C0 = c0, C1 = c1, C2 = c2, C3 = c3;
+        public readonly CFragment C0 = c0, C1 = c1, C2 = c2, C3 = c3, C4 = c4, C5 = c5, C6 = c6, C7 = c7;
 
-        /// <summary>
-        /// Both k16 steps of a slice: <paramref name="a"/> and <paramref name="a1"/> are the A fragments of steps 0 and 1,
-        /// b0..b3 each tile's ldmatrix words: chunks 0, 1 (step 0's B fragment) and 2, 3 (step 1's).
-        /// </summary>
-        public Row Add(AFragment a, AFragment a1, Words4 b0, Words4 b1, Words4 b2, Words4 b3, ArrayView<uint> exchange)
+        /// <summary>Both k16 steps of a slice: <paramref name="a"/> and <paramref name="a1"/> are the A fragments of steps 0 and 1.</summary>
+        public Row Add(AFragment a, AFragment a1, BTiles b, ArrayView<uint> exchange) => new(
+            Tile(C0, a, a1, b.B0, exchange), Tile(C1, a, a1, b.B1, exchange), Tile(C2, a, a1, b.B2, exchange), Tile(C3, a, a1, b.B3, exchange),
+            Tile(C4, a, a1, b.B4, exchange), Tile(C5, a, a1, b.B5, exchange), Tile(C6, a, a1, b.B6, exchange), Tile(C7, a, a1, b.B7, exchange));
+
+        private static CFragment Tile(CFragment c, AFragment a, AFragment a1, Words4 b, ArrayView<uint> exchange)
         {
             EmulatedMma mma = default;
-            return new Row(
-                mma.Multiply(mma.Multiply(C0, a, new BFragment(b0.A, b0.B), exchange), a1, new BFragment(b0.C, b0.D), exchange),
-                mma.Multiply(mma.Multiply(C1, a, new BFragment(b1.A, b1.B), exchange), a1, new BFragment(b1.C, b1.D), exchange),
-                mma.Multiply(mma.Multiply(C2, a, new BFragment(b2.A, b2.B), exchange), a1, new BFragment(b2.C, b2.D), exchange),
-                mma.Multiply(mma.Multiply(C3, a, new BFragment(b3.A, b3.B), exchange), a1, new BFragment(b3.C, b3.D), exchange));
+            return mma.Multiply(mma.Multiply(c, a, new BFragment(b.A, b.B), exchange), a1, new BFragment(b.C, b.D), exchange);
         }
     }
 }

@@ -29,8 +29,10 @@ internal readonly struct RoundedActivations : IGemmActivations
 
 /// <summary>
 /// Y[t, n] = Σ_k X[t, k]·W[n, k] (+ b[n]) on tensor cores (with <c>accumulate</c>, added to what Y holds): PTX
-/// <c>mma.sync.m16n8k16</c> on bf16 with float32 accumulation, through ILGPU's inline PTX. A group of 8 warps computes
-/// a 128 x 128 tile of Y, each warp a 64 x 32 block (4 x 4 MMA tiles of 16 x 8).
+/// <c>mma.sync.m16n8k16</c> on bf16 with float32 accumulation, through ILGPU's inline PTX. A group of 4 warps computes
+/// a 128 x 128 tile of Y, each warp a 64 x 64 block (4 x 8 MMA tiles of 16 x 8): per MMA, a warp then reads 128 bytes of
+/// fragments from shared memory (64 x 32 blocks read 192, and at two groups of 8 warps an SM they kept shared memory busier
+/// than the tensor cores).
 /// <para>
 /// <b>A pipeline of <see cref="Stages"/> shared-memory stages fed by <c>cp.async</c>.</b> The tile's 32-deep slices of
 /// X (its bf16 terms, from <see cref="ActivationSplitKernel"/>) and of W are copied from global into shared memory by
@@ -63,7 +65,7 @@ internal static class TensorCoreGemmKernel
     public const int TileM = 128;
     public const int TileN = 128;
     public const int Depth = 32;
-    public const int GroupSize = 256;
+    public const int GroupSize = 128;
 
     /// <summary>Shared-memory stages: slices in flight while one is multiplied.</summary>
     public const int Stages = 4;
@@ -74,7 +76,7 @@ internal static class TensorCoreGemmKernel
     /// <summary>Chunks of one operand's slice: 128 rows, 8 KB.</summary>
     private const int OperandChunks = TileM * RowChunks;
 
-    /// <summary>Groups an SM holds: 256 threads of at most 128 registers, up to 2 x 96 KB of shared memory.</summary>
+    /// <summary>Groups an SM holds: 128 threads of at most 255 registers (the 128 accumulators), up to 2 x 96 KB of shared memory.</summary>
     public const int GroupsPerMultiprocessor = 2;
 
     /// <summary>The launch bounds the kernel is compiled with (PTX <c>.maxntid</c>, <c>.minnctapersm</c>).</summary>
@@ -128,16 +130,17 @@ internal static class TensorCoreGemmKernel
         int n0 = Grid.IdxX * TileN, m0 = Grid.IdxY * TileM;
         int kBegin = Grid.IdxZ * slicesPerSplit * Depth, kEnd = Math.Min(inDim, kBegin + slicesPerSplit * Depth);
         int slices = (kEnd - kBegin) / Depth, stageChunks = (terms + 1) * OperandChunks;
-        int warpRow = (warp >> 2) * 64, warpCol = (warp & 3) * 32;
+        int warpRow = (warp >> 1) * 64, warpCol = (warp & 1) * 64;
 
-        // Each thread copies chunk t % 4 of rows t / 4 and t / 4 + 64 of each operand a slice. Rows past the edge copy
+        // Each thread copies chunk t % 4 of rows t / 4 + 32h (h = 0..3) of each operand a slice. Rows past the edge copy
         // the last row instead: an output depends only on its own X row and W row, so those feed only outputs that are
         // never stored, and the copies need no predicate and no zeroing.
-        int row = t >> 2, stride = inDim / 8;
+        int row = t >> 2, quad = t & 3, stride = inDim / 8;
+        int lastX = tokens - 1, lastW = outDim - 1;
         var copy = new SliceCopy(
-            Swizzled(row, t & 3),
-            Math.Min(m0 + row, tokens - 1) * stride + (t & 3), Math.Min(m0 + row + 64, tokens - 1) * stride + (t & 3),
-            Math.Min(n0 + row, outDim - 1) * stride + (t & 3), Math.Min(n0 + row + 64, outDim - 1) * stride + (t & 3));
+            Swizzled(row, quad),
+            new Rows4(Math.Min(m0 + row, lastX), Math.Min(m0 + row + 32, lastX), Math.Min(m0 + row + 64, lastX), Math.Min(m0 + row + 96, lastX), stride, quad),
+            new Rows4(Math.Min(n0 + row, lastW), Math.Min(n0 + row + 32, lastW), Math.Min(n0 + row + 64, lastW), Math.Min(n0 + row + 96, lastW), stride, quad));
 
         // The chunks this lane names to ldmatrix, in stage 0 (a stage is stageChunks further). A: row lane % 8 (+ 8 for
         // matrices 1 and 3) of the warp's first 16-row block, chunk 2s + lane / 16 of step s; the next blocks are 16 rows
@@ -175,39 +178,54 @@ internal static class TensorCoreGemmKernel
         StoreRow(c, 3, y, epilogue, yRow + 48, yCol, tokens, outDim);
     }
 
-    /// <summary>Block <paramref name="block"/>'s four tiles: rows g and g + 8 from <paramref name="row"/>, columns 2q, 2q + 1 of each from <paramref name="col"/>.</summary>
+    /// <summary>Block <paramref name="block"/>'s eight tiles: rows g and g + 8 from <paramref name="row"/>, columns 2q, 2q + 1 of each from <paramref name="col"/>.</summary>
     private static void StoreRow<TTile>(TTile c, int block, ArrayView<float> y, Epilogue epilogue, int row, int col, int tokens, int outDim)
         where TTile : struct, IGemmTile<TTile>
     {
-        StoreFragment(y, epilogue, c.Fragment(4 * block), row, col, tokens, outDim);
-        StoreFragment(y, epilogue, c.Fragment(4 * block + 1), row, col + 8, tokens, outDim);
-        StoreFragment(y, epilogue, c.Fragment(4 * block + 2), row, col + 16, tokens, outDim);
-        StoreFragment(y, epilogue, c.Fragment(4 * block + 3), row, col + 24, tokens, outDim);
+        StoreFragment(y, epilogue, c.Fragment(8 * block), row, col, tokens, outDim);
+        StoreFragment(y, epilogue, c.Fragment(8 * block + 1), row, col + 8, tokens, outDim);
+        StoreFragment(y, epilogue, c.Fragment(8 * block + 2), row, col + 16, tokens, outDim);
+        StoreFragment(y, epilogue, c.Fragment(8 * block + 3), row, col + 24, tokens, outDim);
+        StoreFragment(y, epilogue, c.Fragment(8 * block + 4), row, col + 32, tokens, outDim);
+        StoreFragment(y, epilogue, c.Fragment(8 * block + 5), row, col + 40, tokens, outDim);
+        StoreFragment(y, epilogue, c.Fragment(8 * block + 6), row, col + 48, tokens, outDim);
+        StoreFragment(y, epilogue, c.Fragment(8 * block + 7), row, col + 56, tokens, outDim);
     }
 
     /// <summary>Where chunk <paramref name="chunk"/> of staged row <paramref name="row"/> sits in its operand's slice.</summary>
     private static int Swizzled(int row, int chunk) => row * RowChunks + (chunk ^ ((row >> 1) & 3));
 
-    /// <summary>A thread's copies of a slice: its chunk in the slice (rows r and r + 64: same swizzle, 256 chunks on) and its sources' indices at k = 0.</summary>
-    private readonly struct SliceCopy(int to, int x0, int x1, int w0, int w1)
+    /// <summary>A thread's four source rows of an operand, as the indices of its chunk at k = 0.</summary>
+    private readonly struct Rows4(int r0, int r1, int r2, int r3, int stride, int quad)
     {
-        private readonly int _to = to, _x0 = x0, _x1 = x1, _w0 = w0, _w1 = w1;
+        public readonly int R0 = r0 * stride + quad, R1 = r1 * stride + quad, R2 = r2 * stride + quad, R3 = r3 * stride + quad;
+    }
+
+    /// <summary>A thread's copies of a slice: its chunk in the slice (rows r + 32h: the same swizzle, 128 chunks apart) and its sources' rows.</summary>
+    private readonly struct SliceCopy(int to, Rows4 x, Rows4 w)
+    {
+        private readonly int _to = to;
+        private readonly Rows4 _x = x, _w = w;
+
+        private const int Apart = OperandChunks / 4;
 
         /// <summary>Copies the slice at octet <paramref name="k"/> of K into the stage at chunk <paramref name="stage"/>.</summary>
         public void Issue<TTile>(TTile mma, ArrayView<Bf16x8> tiles, int stage, ArrayView<Bf16x8> xHi, ArrayView<Bf16x8> xLo, ArrayView<Bf16x8> weight,
             GemmSources sources, int k, int terms) where TTile : struct, IGemmTile<TTile>
         {
             int at = stage + _to;
-            mma.Copy(tiles, at, xHi, sources.XHi, _x0 + k);
-            mma.Copy(tiles, at + OperandChunks / 2, xHi, sources.XHi, _x1 + k);
-            if (terms == 2)
-            {
-                mma.Copy(tiles, at + OperandChunks, xLo, sources.XLo, _x0 + k);
-                mma.Copy(tiles, at + OperandChunks + OperandChunks / 2, xLo, sources.XLo, _x1 + k);
-            }
-            at += terms * OperandChunks;
-            mma.Copy(tiles, at, weight, sources.Weight, _w0 + k);
-            mma.Copy(tiles, at + OperandChunks / 2, weight, sources.Weight, _w1 + k);
+            Operand(mma, tiles, at, xHi, sources.XHi, _x, k);
+            if (terms == 2) Operand(mma, tiles, at + OperandChunks, xLo, sources.XLo, _x, k);
+            Operand(mma, tiles, at + terms * OperandChunks, weight, sources.Weight, _w, k);
+        }
+
+        private static void Operand<TTile>(TTile mma, ArrayView<Bf16x8> tiles, int at, ArrayView<Bf16x8> source, long address, Rows4 rows, int k)
+            where TTile : struct, IGemmTile<TTile>
+        {
+            mma.Copy(tiles, at, source, address, rows.R0 + k);
+            mma.Copy(tiles, at + Apart, source, address, rows.R1 + k);
+            mma.Copy(tiles, at + 2 * Apart, source, address, rows.R2 + k);
+            mma.Copy(tiles, at + 3 * Apart, source, address, rows.R3 + k);
         }
     }
 

@@ -67,7 +67,7 @@ public sealed class TensorCoreGemmKernelTests
 
     private static float[] Run<TActivations>(float[] x, float[] w, float[] b, int multiprocessors) where TActivations : struct, IGemmActivations
     {
-        using var context = Context.Create(builder => builder.CPU(new CPUDevice(32, TensorCoreGemmKernel.GroupSize / 32, 1)));
+        using var context = Context.Create(builder => builder.CPU(new CPUDevice(32, 8, 1)));
         using var accelerator = context.GetCPUDevice(0).CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel);
         ushort[] bits = w.Select(v => (ushort)(BitConverter.SingleToUInt32Bits(v) >> 16)).ToArray();
         using var xs = accelerator.Allocate1D(x);
@@ -125,11 +125,11 @@ public sealed class TensorCoreGemmPtxTests
 
         Assert.Contains(".extern .shared .align 16 .b8 __dyn_shared_alloca[];", ptx);
         Assert.DoesNotContain("__shared_alloca0", ptx);   // no static shared memory ahead of the stages
-        int declared = ptx.IndexOf(".reg .f32 gemm_c<64>;", StringComparison.Ordinal), used = ptx.IndexOf("mma.sync", StringComparison.Ordinal);
+        int declared = ptx.IndexOf(".reg .f32 gemm_c<128>;", StringComparison.Ordinal), used = ptx.IndexOf("mma.sync", StringComparison.Ordinal);
         Assert.True(declared >= 0 && declared < used, "the accumulators are declared before the first MMA");
         int terms = activations == typeof(SplitActivations) ? 2 : 1;
-        Assert.Equal(32 * terms, CountOf(ptx, "mma.sync.aligned.m16n8k16"));
-        Assert.Equal(4 + 8 * terms, CountOf(ptx, "ldmatrix.sync.aligned.m8n8.x4"));
+        Assert.Equal(64 * terms, CountOf(ptx, "mma.sync.aligned.m16n8k16"));
+        Assert.Equal(8 + 8 * terms, CountOf(ptx, "ldmatrix.sync.aligned.m8n8.x4"));
     }
 
     private static int CountOf(string text, string what)
