@@ -2,7 +2,8 @@
 # On the GPU machine, in ONE device call (~3 minutes): the tensor-core GEMM alone. ptxas -v on its PTX, CUDA vs HF
 # float32 on prompts of 9 and 1000 tokens (the prefill runs through the GEMM, so a wrong fragment shows here), then
 # torch.matmul bf16 and our GpuGemmBenchmarks (tensor-core methods) on the model's shapes, one after the other, and the
-# ratios. Expects .device/dotnet-rt.tar.xz and .device/app.tar.xz (tools/device/pack-app.sh).
+# ratios. Expects .device/dotnet-rt.tar.xz and .device/app.tar.xz (tools/device/pack-app.sh); with .device/app-alt.tar.xz
+# (another commit's app.tar.xz, renamed), that build's GEMM suite too.
 # With AB=1 and .device/app-base.tar.xz (an earlier build, as for ab-compare.sh), and only if the HF check agreed,
 # then: time to first token, and batch-1 decode and offline throughput (default, and bf16 throughout) of both builds on
 # this machine, and this build's offline profile by operation (~5 more minutes).
@@ -33,6 +34,13 @@ timeout 90 python3 tools/device/torch_baselines.py matmul --out $OUT/torch_matmu
 echo "== GpuGemmBenchmarks (tensor core)"
 (cd /tmp && timeout 300 dotnet $OLDPWD/.device/app/Specialized.Benchmarks.dll --filter '*GpuGemmBenchmarks.TensorCore*' --artifacts /tmp/bdn > $OUT/bdn.log 2>&1)
 grep -E "^\|" $OUT/bdn.log | tail -30
+if [ -f .device/app-alt.tar.xz ]; then
+  # Another GEMM (an app.tar.xz of another commit, renamed): its suite too, for the kernels' ratio on this machine.
+  mkdir -p .device/alt && tar xJf .device/app-alt.tar.xz -C .device/alt && cat .device/alt/app/commit.txt
+  echo "== GpuGemmBenchmarks (tensor core), the other build"
+  (cd /tmp && timeout 300 dotnet $OLDPWD/.device/alt/app/Specialized.Benchmarks.dll --filter '*GpuGemmBenchmarks.TensorCore*' --artifacts /tmp/bdn-alt > $OUT/bdn-alt.log 2>&1)
+  grep -E "^\|" $OUT/bdn-alt.log | tail -30
+fi
 
 [ -n "${AB:-}" ] && [ "$agreed" = 1 ] || exit 0
 mkdir -p .device/base && tar xJf .device/app-base.tar.xz -C .device/base
