@@ -11,8 +11,8 @@ namespace Specialized.Tests.Backends;
 /// The tensor-core GEMM (after the activation split it reads) — its tiling, staging and fragment layouts — on ILGPU's CPU accelerator, where the MMA instruction is
 /// computed from the PTX ISA's fragment layouts by the warp's lanes (on a GPU the instruction itself runs; the device
 /// scripts check that). Shapes are ragged in rows and columns so the edge paths run: 200 x 136 over 160 inputs is 2 x 2
-/// tiles of 128 x 128 (the last row of tiles has rows in only one of a thread's two staged halves), five 32-deep
-/// slices (the two shared-memory stages in turn), or with K split in two, parts of three and two slices.
+/// tiles of 128 x 128 (the last row of tiles has 72 rows: of a thread's four staged rows the last one or two lie past it), five 32-deep
+/// slices (the four cp.async stages, the first reused), or with K split in two, parts of three and two slices.
 /// </summary>
 public sealed class TensorCoreGemmKernelTests
 {
