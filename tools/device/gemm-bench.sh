@@ -6,8 +6,8 @@
 # (another commit's app.tar.xz, renamed), that build's GEMM suite too.
 # With AB=1 and .device/app-base.tar.xz (an earlier build, as for ab-compare.sh), and only if the HF check agreed,
 # then: time to first token, and batch-1 decode and offline throughput (default, and bf16 throughout) of both builds on
-# this machine, and this build's offline profile by operation (~5 more minutes).
-# Usage: [AB=1] gemm-bench.sh [NUM_PROMPTS] [INPUT_LEN] [OUTPUT_LEN]
+# this machine (~4 more minutes); PROFILE=1 adds this build's offline profile by operation and a batch-1 profile under ncu.
+# Usage: [AB=1] [PROFILE=1] gemm-bench.sh [NUM_PROMPTS] [INPUT_LEN] [OUTPUT_LEN]
 set -uo pipefail
 source tools/device/setup.sh
 n=${1:-1000}; in=${2:-1024}; out=${3:-256}
@@ -45,8 +45,8 @@ fi
 [ -n "${AB:-}" ] && [ "$agreed" = 1 ] || exit 0
 mkdir -p .device/base && tar xJf .device/app-base.tar.xz -C .device/base
 cat .device/base/app/commit.txt | tee -a $OUT/gpu.txt
-echo "== time to first token from process start, 3 runs"
-for i in 1 2 3; do
+echo "== time to first token from process start, 2 runs"
+for i in 1 2; do
   s=$(date +%s.%N); timeout 60 $cli generate --model $ck --prompt Hello --max-new-tokens 1 --temperature 0 --device cuda --json > /dev/null 2>&1
   python3 -c "print(f'{$(date +%s.%N) - $s:.2f} s')"
 done
@@ -54,6 +54,7 @@ b() { local app=$1; shift; timeout 150 dotnet $app/OfflineThroughput.dll --model
 for app in .device/base/app .device/app; do echo "== $app: decode batch 1, prompt 128, 256 new"; b $app --num-prompts 1 --input-len 128 --output-len 256; done
 for app in .device/base/app .device/app; do echo "== $app: offline $n x $in/$out"; b $app --num-prompts $n --input-len $in --output-len $out; done
 for app in .device/base/app .device/app; do echo "== $app: offline, bf16 activations and KV cache"; b $app --num-prompts $n --input-len $in --output-len $out --bf16-activations --kv-cache-dtype bf16; done
+[ -n "${PROFILE:-}" ] || exit 0
 echo "== this build, profiled: offline, bf16 activations and KV cache"
 SPECIALIZED_PROFILE_OPS=$OUT/ops_offline.txt b .device/app --num-prompts $n --input-len $in --output-len $out --bf16-activations --kv-cache-dtype bf16; cat $OUT/ops_offline.txt
 echo "== this build: kernel by kernel under ncu, batch 1 (prompt 128, 8 new)"
