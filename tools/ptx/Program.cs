@@ -45,7 +45,9 @@ foreach ((string name, Type[] arguments) in kernels)
     var specialization = (KernelSpecialization?)owner.GetProperty("Specialization", BindingFlags.Public | BindingFlags.Static)?.GetValue(null)
         ?? (KernelSpecialization?)owner.GetMethod("Specialization", BindingFlags.Public | BindingFlags.Static)?.MakeGenericMethod(arguments[0]).Invoke(null, null)
         ?? default;
+    var watch = System.Diagnostics.Stopwatch.StartNew();
     var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(run), specialization);
+    watch.Stop();
     // The GEMV compiles once per kind of input rows, the decode attention once per cache format: a file each.
     string file = name switch
     {
@@ -55,5 +57,5 @@ foreach ((string name, Type[] arguments) in kernels)
         _ => name,
     };
     File.WriteAllText(Path.Combine(outDir, $"{file}.ptx"), compiled.PTXAssembly);
-    Console.WriteLine($"{file}: {compiled.PTXAssembly.Length:N0} characters of PTX");
+    Console.WriteLine($"{file}: {compiled.PTXAssembly.Length:N0} characters of PTX, compiled in {watch.ElapsedMilliseconds} ms");
 }
