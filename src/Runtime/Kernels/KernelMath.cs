@@ -9,6 +9,9 @@ internal static class KernelMath
     /// <summary>A bfloat16 is the top half of the float32 with the same value.</summary>
     public static float Bf16(uint bits) => Interop.IntAsFloat(bits << 16);
 
+    /// <summary>silu(gate) · up, as every kernel that ends the MLP's gate/up projection computes it.</summary>
+    public static float SiluMul(float gate, float up) => gate / (1f + XMath.Exp(-gate)) * up;
+
     /// <summary>The sum over the warp, in every lane. (Written out: ILGPU keeps a loop over the offsets a loop.)</summary>
     public static float WarpSum(float value)
     {

@@ -192,7 +192,7 @@ internal static class LinearKernel
         }
         int o = (t0 + lane) * shape.Outputs + row;
         if (shape.Epilogue == (int)GemvEpilogue.Add) y[o] += g;
-        else if (pair) y[o] = g / (1f + XMath.Exp(-g)) * u;
+        else if (pair) y[o] = KernelMath.SiluMul(g, u);
         else y[o] = g;
     }
 

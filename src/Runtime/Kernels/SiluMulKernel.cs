@@ -1,11 +1,13 @@
 using ILGPU;
-using ILGPU.Algorithms;
 using ILGPU.Backends.EntryPoints;
 using Specialized.Models;
 
 namespace Specialized.Kernels;
 
-/// <summary>output[t, i] = silu(gate[t, i]) · up[t, i], where gateUp rows are [gate | up]. One thread an element.</summary>
+/// <summary>
+/// output[t, i] = silu(gate[t, i]) · up[t, i], where gateUp rows are [gate | up]. One thread an element: the SIMT GEMM's
+/// path (the GEMV and the tensor-core GEMM apply SiLU in their epilogues).
+/// </summary>
 internal static class SiluMulKernel
 {
     [KernelName("SiluMulKernel")]
@@ -18,6 +20,6 @@ internal static class SiluMulKernel
         int t = index / n;
         int at = index + t * n;
         float g = gateUp[at];
-        output[index] = g / (1f + XMath.Exp(-g)) * gateUp[at + n];
+        output[index] = KernelMath.SiluMul(g, gateUp[at + n]);
     }
 }

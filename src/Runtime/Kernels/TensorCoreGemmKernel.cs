@@ -28,7 +28,9 @@ internal readonly struct RoundedActivations : IGemmActivations
 }
 
 /// <summary>
-/// Y[t, n] = Σ_k X[t, k]·W[n, k] (+ b[n]) on tensor cores (with <c>accumulate</c>, added to what Y holds): PTX
+/// Y[t, n] = Σ_k X[t, k]·W[n, k] (+ b[n]) on tensor cores (with <c>accumulate</c>, added to what Y holds; with
+/// <c>columns</c> = <see cref="GemmColumns.SiluPairs"/>, W is the MLP's [gate | up] and Y[t, i] = silu(gate_i)·up_i, see
+/// <see cref="PairedRow"/>): PTX
 /// <c>mma.sync.m16n8k16</c> on bf16 with float32 accumulation, through ILGPU's inline PTX. A group of 4 warps computes
 /// a 128 x 128 tile of Y, each warp a 64 x 64 block (4 x 8 MMA tiles of 16 x 8): per MMA, a warp then reads 128 bytes of
 /// fragments from shared memory (64 x 32 blocks read 192, and at two groups of 8 warps an SM they kept shared memory busier
@@ -117,7 +119,8 @@ internal static class TensorCoreGemmKernel
     /// <param name="slicesPerSplit">The 32-deep slices of K each grid z takes (all of them without a split).</param>
     [KernelName("TensorCoreGemmKernel")]
     public static void Run<TActivations, TTile>(ArrayView<Bf16x8> xHi, ArrayView<Bf16x8> xLo, ArrayView<Bf16x8> weight, GemmSources sources,
-        ArrayView<float> bias, int hasBias, int accumulate, ArrayView<float> y, int tokens, int inDim, int outDim, int slicesPerSplit, TActivations activations)
+        ArrayView<float> bias, int hasBias, int accumulate, int columns, ArrayView<float> y, int tokens, int inDim, int outDim, int slicesPerSplit,
+        TActivations activations)
         where TActivations : struct, IGemmActivations where TTile : struct, IGemmTile<TTile>
     {
         TTile c = default(TTile).Zero();
@@ -140,7 +143,8 @@ internal static class TensorCoreGemmKernel
         var copy = new SliceCopy(
             Swizzled(row, quad),
             new Rows4(Math.Min(m0 + row, lastX), Math.Min(m0 + row + 32, lastX), Math.Min(m0 + row + 64, lastX), Math.Min(m0 + row + 96, lastX), stride, quad),
-            new Rows4(Math.Min(n0 + row, lastW), Math.Min(n0 + row + 32, lastW), Math.Min(n0 + row + 64, lastW), Math.Min(n0 + row + 96, lastW), stride, quad));
+            new Rows4(WeightRow(Math.Min(n0 + row, lastW), columns, outDim), WeightRow(Math.Min(n0 + row + 32, lastW), columns, outDim),
+                WeightRow(Math.Min(n0 + row + 64, lastW), columns, outDim), WeightRow(Math.Min(n0 + row + 96, lastW), columns, outDim), stride, quad));
 
         // The chunks this lane names to ldmatrix, in stage 0 (a stage is stageChunks further). A: row lane % 8 (+ 8 for
         // matrices 1 and 3) of the warp's first 16-row block, chunk 2s + lane / 16 of step s; the next blocks are 16 rows
@@ -171,25 +175,62 @@ internal static class TensorCoreGemmKernel
 
         int yRow = m0 + warpRow + g, yCol = n0 + warpCol + 2 * q;
         y = y.SubView(Grid.IdxZ * tokens * outDim);
-        var epilogue = new Epilogue(bias, hasBias, accumulate);
-        StoreRow(c, 0, y, epilogue, yRow, yCol, tokens, outDim);
-        StoreRow(c, 1, y, epilogue, yRow + 16, yCol, tokens, outDim);
-        StoreRow(c, 2, y, epilogue, yRow + 32, yCol, tokens, outDim);
-        StoreRow(c, 3, y, epilogue, yRow + 48, yCol, tokens, outDim);
+        var epilogue = new Epilogue(bias, hasBias, accumulate, columns == GemmColumns.SiluPairs);
+        StoreBlock(c, 0, y, epilogue, yRow, yCol, tokens, outDim);
+        StoreBlock(c, 1, y, epilogue, yRow + 16, yCol, tokens, outDim);
+        StoreBlock(c, 2, y, epilogue, yRow + 32, yCol, tokens, outDim);
+        StoreBlock(c, 3, y, epilogue, yRow + 48, yCol, tokens, outDim);
     }
 
-    /// <summary>Block <paramref name="block"/>'s eight tiles: rows g and g + 8 from <paramref name="row"/>, columns 2q, 2q + 1 of each from <paramref name="col"/>.</summary>
-    private static void StoreRow<TTile>(TTile c, int block, ArrayView<float> y, Epilogue epilogue, int row, int col, int tokens, int outDim)
+    /// <summary>
+    /// Block <paramref name="block"/>'s eight tiles: rows g and g + 8 from <paramref name="row"/>, columns 2q, 2q + 1 of
+    /// each from <paramref name="col"/>; with silu pairs, tiles 2p and 2p + 1 hold gate and up of the same 8 intermediate
+    /// columns. Each fragment is read out of the accumulators once, whichever the epilogue.
+    /// </summary>
+    private static void StoreBlock<TTile>(TTile c, int block, ArrayView<float> y, Epilogue epilogue, int row, int col, int tokens, int outDim)
         where TTile : struct, IGemmTile<TTile>
     {
-        StoreFragment(y, epilogue, c.Fragment(8 * block), row, col, tokens, outDim);
-        StoreFragment(y, epilogue, c.Fragment(8 * block + 1), row, col + 8, tokens, outDim);
-        StoreFragment(y, epilogue, c.Fragment(8 * block + 2), row, col + 16, tokens, outDim);
-        StoreFragment(y, epilogue, c.Fragment(8 * block + 3), row, col + 24, tokens, outDim);
-        StoreFragment(y, epilogue, c.Fragment(8 * block + 4), row, col + 32, tokens, outDim);
-        StoreFragment(y, epilogue, c.Fragment(8 * block + 5), row, col + 40, tokens, outDim);
-        StoreFragment(y, epilogue, c.Fragment(8 * block + 6), row, col + 48, tokens, outDim);
-        StoreFragment(y, epilogue, c.Fragment(8 * block + 7), row, col + 56, tokens, outDim);
+        StoreTiles(y, epilogue, c.Fragment(8 * block), c.Fragment(8 * block + 1), row, col, tokens, outDim);
+        StoreTiles(y, epilogue, c.Fragment(8 * block + 2), c.Fragment(8 * block + 3), row, col + 16, tokens, outDim);
+        StoreTiles(y, epilogue, c.Fragment(8 * block + 4), c.Fragment(8 * block + 5), row, col + 32, tokens, outDim);
+        StoreTiles(y, epilogue, c.Fragment(8 * block + 6), c.Fragment(8 * block + 7), row, col + 48, tokens, outDim);
+    }
+
+    /// <summary>Two adjacent 8-wide tiles at column <paramref name="col"/> (of the paired columns, with silu pairs: intermediate column col / 2).</summary>
+    private static void StoreTiles(ArrayView<float> y, Epilogue e, CFragment left, CFragment right, int row, int col, int tokens, int outDim)
+    {
+        if (e.SiluPairs)
+        {
+            StorePair(y, left, right, row, ((col >> 4) << 3) + (col & 7), tokens, outDim >> 1);
+            return;
+        }
+        StoreFragment(y, e, left, row, col, tokens, outDim);
+        StoreFragment(y, e, right, row, col + 8, tokens, outDim);
+    }
+
+    /// <summary>
+    /// The W row behind column <paramref name="column"/> of Y. With paired columns, W [outDim, inDim] is
+    /// the gate rows then the up rows (I = outDim / 2 each), and the columns alternate in groups of eight: column
+    /// 16j + e is gate row 8j + e, column 16j + 8 + e up row 8j + e. A warp's 8-wide tiles 2p and 2p + 1 then hold
+    /// gate and up of the same intermediate columns, and the epilogue multiplies them in registers instead of writing
+    /// both for a pass of its own. Needs I a multiple of 8.
+    /// </summary>
+    public static int PairedRow(int column, int intermediate) => ((column >> 3) & 1) * intermediate + ((column >> 4) << 3) + (column & 7);
+
+    private static int WeightRow(int column, int columns, int outDim) => columns != GemmColumns.Plain ? PairedRow(column, outDim >> 1) : column;
+
+    private static void StorePair(ArrayView<float> y, CFragment gate, CFragment up, int row, int column, int tokens, int width)
+    {
+        if (row < tokens)
+        {
+            if (column < width) y[row * width + column] = KernelMath.SiluMul(gate.C0, up.C0);
+            if (column + 1 < width) y[row * width + column + 1] = KernelMath.SiluMul(gate.C1, up.C1);
+        }
+        if (row + 8 < tokens)
+        {
+            if (column < width) y[(row + 8) * width + column] = KernelMath.SiluMul(gate.C2, up.C2);
+            if (column + 1 < width) y[(row + 8) * width + column + 1] = KernelMath.SiluMul(gate.C3, up.C3);
+        }
     }
 
     /// <summary>Where chunk <paramref name="chunk"/> of staged row <paramref name="row"/> sits in its operand's slice.</summary>
@@ -229,11 +270,12 @@ internal static class TensorCoreGemmKernel
         }
     }
 
-    /// <summary>What the stores add to the sums: the bias, and with <c>Accumulate</c> what Y held (a residual add).</summary>
-    private readonly struct Epilogue(ArrayView<float> bias, int hasBias, int accumulate)
+    /// <summary>What the stores add to the sums: the bias, and with <c>Accumulate</c> what Y held (a residual add); or, with silu pairs, how they pair.</summary>
+    private readonly struct Epilogue(ArrayView<float> bias, int hasBias, int accumulate, bool siluPairs)
     {
         public readonly ArrayView<float> Bias = bias;
         public readonly int HasBias = hasBias, Accumulate = accumulate;
+        public readonly bool SiluPairs = siluPairs;
 
         public void Store(ArrayView<float> y, int at, float sum) => y[at] = Accumulate != 0 ? y[at] + sum : sum;
     }
@@ -263,6 +305,19 @@ internal static class TensorCoreGemmKernel
 internal readonly struct GemmSources(long xHi, long xLo, long weight)
 {
     public readonly long XHi = xHi, XLo = xLo, Weight = weight;
+}
+
+/// <summary>How a tensor-core GEMM's columns map to W's rows, and what its epilogue writes.</summary>
+internal static class GemmColumns
+{
+    /// <summary>Column n is W's row n; Y gets the sums (with bias, or added to Y).</summary>
+    public const int Plain = 0;
+
+    /// <summary>Gate and up columns paired (<see cref="TensorCoreGemmKernel.PairedRow"/>); Y [tokens, outDim / 2] gets silu(gate)·up.</summary>
+    public const int SiluPairs = 1;
+
+    /// <summary>Paired columns, their plain sums written out: a split of K's partial planes, which the split-K sum pairs.</summary>
+    public const int PairedSums = 2;
 }
 
 /// <summary>A planned tensor-core GEMM launch: the grid (z = the parts of K) and the slices each part takes.</summary>

@@ -20,15 +20,15 @@ internal sealed class TensorCoreGemms
 
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int> _terms;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, float> _normedTerms;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, GemmSources, ArrayView<float>, int, int, ArrayView<float>, int, int, int, int> _gemm;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<float>, int, int, ArrayView<Float4>, int, int, int> _sum;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, GemmSources, ArrayView<float>, int, int, int, ArrayView<float>, int, int, int, int> _gemm;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<float>, int, int, int, ArrayView<Float4>, int, int, int> _sum;
     private readonly int _activationTerms;
 
     private TensorCoreGemms(
         Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int> terms,
         Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, float> normedTerms,
-        Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, GemmSources, ArrayView<float>, int, int, ArrayView<float>, int, int, int, int> gemm,
-        Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<float>, int, int, ArrayView<Float4>, int, int, int> sum,
+        Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, GemmSources, ArrayView<float>, int, int, int, ArrayView<float>, int, int, int, int> gemm,
+        Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<float>, int, int, int, ArrayView<Float4>, int, int, int> sum,
         int activationTerms)
     {
         _terms = terms;
@@ -57,28 +57,34 @@ internal sealed class TensorCoreGemms
         return new TensorCoreGemms(
             (stream, config, x, hi, lo, octets) => terms(stream, config, x, hi, lo, octets, default),
             (stream, config, x, norm, hi, lo, inDim, eps) => normedTerms(stream, config, x, norm, hi, lo, inDim, eps, default),
-            (stream, config, hi, lo, w, sources, bias, hasBias, accumulate, y, tokens, inDim, outDim, slicesPerSplit) =>
-                gemm(stream, config, hi, lo, w, sources, bias, hasBias, accumulate, y, tokens, inDim, outDim, slicesPerSplit, default),
-            accelerator.LoadKernel<ArrayView<Float4>, ArrayView<float>, int, int, ArrayView<Float4>, int, int, int>(SplitKSumKernel.Run),
+            (stream, config, hi, lo, w, sources, bias, hasBias, accumulate, siluPairs, y, tokens, inDim, outDim, slicesPerSplit) =>
+                gemm(stream, config, hi, lo, w, sources, bias, hasBias, accumulate, siluPairs, y, tokens, inDim, outDim, slicesPerSplit, default),
+            accelerator.LoadKernel<ArrayView<Float4>, ArrayView<float>, int, int, int, ArrayView<Float4>, int, int, int>(SplitKSumKernel.Run),
             activationTerms);
     }
 
-    private static Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, GemmSources, ArrayView<float>, int, int, ArrayView<float>, int, int, int, int, TActivations>
+    private static Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, GemmSources, ArrayView<float>, int, int, int, ArrayView<float>, int, int, int, int, TActivations>
         LoadGemm<TActivations, TTile>(Accelerator accelerator) where TActivations : struct, IGemmActivations where TTile : struct, IGemmTile<TTile> =>
-        accelerator.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, GemmSources, ArrayView<float>, int, int, ArrayView<float>, int, int, int, int, TActivations>(
+        accelerator.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, GemmSources, ArrayView<float>, int, int, int, ArrayView<float>, int, int, int, int, TActivations>(
             TensorCoreGemmKernel.Run<TActivations, TTile>, TensorCoreGemmKernel.Specialization);
 
     /// <summary>
     /// y [tokens, outDim] = x [tokens, inDim] Wᵀ (+ bias) on <paramref name="stream"/>, planned for a card of
     /// <paramref name="multiprocessors"/> SMs; with <paramref name="accumulate"/>, y += instead. With a
     /// <paramref name="norm"/>, x is RMS-normalized first (by rows, with <paramref name="eps"/>) as its terms are made.
+    /// With <paramref name="siluPairs"/>, W is the MLP's [gate | up] (outDim = 2I, I a multiple of 8, no bias) and
+    /// y [tokens, I] = silu(x·gateᵀ)·(x·upᵀ), made in the GEMM's epilogue (or the split-K sum's).
     /// <paramref name="terms"/> holds the activations' hi and lo terms (2 · tokens · inDim); <paramref name="partials"/>
     /// at least <see cref="TensorCoreGemmKernel.MaxPartialFloats"/>.
     /// </summary>
     public void Run(AcceleratorStream stream, ArrayView<float> x, ArrayView<ushort> terms, ArrayView<Bf16x8> weight, ArrayView<float> bias, bool hasBias,
         ArrayView<float> y, ArrayView<float> partials, int tokens, int inDim, int outDim, int multiprocessors,
-        ArrayView<float> norm = default, float eps = 0f, bool accumulate = false)
+        ArrayView<float> norm = default, float eps = 0f, bool accumulate = false, bool siluPairs = false)
     {
+        if (siluPairs && (outDim % 16 != 0 || hasBias || accumulate))
+        {
+            throw new ArgumentException($"silu pairs need [gate | up] rows of a multiple of 8 each, without bias or accumulation (outDim {outDim}).");
+        }
         long count = (long)tokens * inDim;
         ArrayView<Bf16x8> hi = terms.SubView(0, count).Cast<Bf16x8>(), lo = terms.SubView(count, count).Cast<Bf16x8>();
         int octets = (int)(count / 8);
@@ -86,16 +92,19 @@ internal sealed class TensorCoreGemms
         else _terms(stream, Elementwise(octets), x.Cast<Float4>(), hi, lo, octets);
         GemmPlan plan = TensorCoreGemmKernel.Plan(tokens, inDim, outDim, multiprocessors, _activationTerms);
         var sources = new GemmSources(Address(hi), Address(lo), Address(weight));
-        int add = accumulate ? 1 : 0;
+        int add = accumulate ? 1 : 0, pairs = siluPairs ? 1 : 0;
         if (plan.Splits == 1)
         {
-            _gemm(stream, plan.Config, hi, lo, weight, sources, bias, hasBias ? 1 : 0, add, y, tokens, inDim, outDim, plan.SlicesPerSplit);
+            _gemm(stream, plan.Config, hi, lo, weight, sources, bias, hasBias ? 1 : 0, add, siluPairs ? GemmColumns.SiluPairs : GemmColumns.Plain,
+                y, tokens, inDim, outDim, plan.SlicesPerSplit);
             return;
         }
+        // The partial planes hold plain sums (of the paired columns, with silu pairs); the sum finishes them.
         partials = partials.SubView(0, (long)plan.Splits * tokens * outDim);
-        _gemm(stream, plan.Config, hi, lo, weight, sources, bias, 0, 0, partials, tokens, inDim, outDim, plan.SlicesPerSplit);
-        int quads = tokens * outDim / 4;
-        _sum(stream, Elementwise(quads), partials.Cast<Float4>(), bias, hasBias ? 1 : 0, add, y.SubView(0, 4L * quads).Cast<Float4>(), quads, plan.Splits, outDim);
+        _gemm(stream, plan.Config, hi, lo, weight, sources, bias, 0, 0, siluPairs ? GemmColumns.PairedSums : GemmColumns.Plain,
+            partials, tokens, inDim, outDim, plan.SlicesPerSplit);
+        int quads = tokens * outDim / 4, outputs = siluPairs ? quads / 2 : quads;
+        _sum(stream, Elementwise(quads), partials.Cast<Float4>(), bias, hasBias ? 1 : 0, add, pairs, y.SubView(0, 4L * outputs).Cast<Float4>(), quads, plan.Splits, outDim);
     }
 
     /// <summary>A view's device address (on ILGPU's CPU accelerator, a host address the emulation never reads).</summary>

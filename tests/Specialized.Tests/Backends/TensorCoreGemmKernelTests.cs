@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Algorithms;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
@@ -53,19 +54,62 @@ public sealed class TensorCoreGemmKernelTests
         AssertClose(x, w, b, y, Math.Pow(2, -8) + SumError);
     }
 
+    /// <summary>
+    /// The MLP's gate/up projection with SiLU in the epilogue: W is [gate | up] with I = 72 rows each, and y [t, i] =
+    /// silu(gate_i)·up_i. The paired columns (eight gate, eight up) make 144 columns, a full tile and one of 16; with K
+    /// split, the split-K sum pairs them instead.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(8)]
+    public void Silu_pairs_multiply_gate_and_up_in_the_epilogue(int multiprocessors)
+    {
+        const int intermediate = 72;
+        Assert.Equal(multiprocessors == 8 ? 2 : 1, TensorCoreGemmKernel.Plan(Tokens, InDim, 2 * intermediate, multiprocessors, terms: 2).Splits);
+        (float[] x, float[] w, _) = Inputs(seed: 14, outDim: 2 * intermediate);
+        float[] y = Run<SplitActivations>(x, w, new float[2 * intermediate], multiprocessors, 2 * intermediate, siluPairs: true);
+        double relative = Math.Pow(2, -16) + SumError;
+        for (int t = 0; t < Tokens; t++)
+        {
+            for (int i = 0; i < intermediate; i++)
+            {
+                (double g, double gm) = Dot(x, w, t, i);
+                (double u, double um) = Dot(x, w, t, intermediate + i);
+                double eg = relative * gm, eu = relative * um, expected = g / (1 + Math.Exp(-g)) * u;
+                // silu's slope stays within 1.1, and |silu(g)| within |g|; then float32 rounding of the product.
+                double bound = 1.1 * (Math.Abs(u) + eu) * eg + (Math.Abs(g) + eg) * eu + 1e-5 * Math.Abs(expected) + 1e-6;
+                float actual = y[t * intermediate + i];
+                Assert.True(Math.Abs(actual - expected) <= bound, $"[{t}, {i}]: {actual} vs {expected} (bound {bound:E2})");
+            }
+        }
+    }
+
+    private static (double Sum, double Magnitude) Dot(float[] x, float[] w, int t, int o)
+    {
+        double sum = 0, magnitude = 0;
+        for (int k = 0; k < InDim; k++)
+        {
+            double product = (double)x[t * InDim + k] * w[o * InDim + k];
+            sum += product;
+            magnitude += Math.Abs(product);
+        }
+        return (sum, magnitude);
+    }
+
     /// <summary>The float32 additions' share of the bound, relative to Σ|x·w|.</summary>
     private static double SumError => InDim * Math.Pow(2, -24);
 
-    private static (float[] X, float[] W, float[] B) Inputs(int seed)
+    private static (float[] X, float[] W, float[] B) Inputs(int seed, int outDim = OutDim)
     {
         var rng = new Random(seed);
         float[] x = Enumerable.Range(0, Tokens * InDim).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
-        float[] w = Enumerable.Range(0, OutDim * InDim).Select(_ => RandomModel.RoundToBf16((float)(rng.NextDouble() * 2 - 1))).ToArray();
-        float[] b = Enumerable.Range(0, OutDim).Select(_ => (float)rng.NextDouble()).ToArray();
+        float[] w = Enumerable.Range(0, outDim * InDim).Select(_ => RandomModel.RoundToBf16((float)(rng.NextDouble() * 2 - 1))).ToArray();
+        float[] b = Enumerable.Range(0, outDim).Select(_ => (float)rng.NextDouble()).ToArray();
         return (x, w, b);
     }
 
-    private static float[] Run<TActivations>(float[] x, float[] w, float[] b, int multiprocessors) where TActivations : struct, IGemmActivations
+    private static float[] Run<TActivations>(float[] x, float[] w, float[] b, int multiprocessors, int outDim = OutDim, bool siluPairs = false)
+        where TActivations : struct, IGemmActivations
     {
         using var context = Context.Create(builder => builder.CPU(new CPUDevice(32, 8, 1)));
         using var accelerator = context.GetCPUDevice(0).CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel);
@@ -74,11 +118,11 @@ public sealed class TensorCoreGemmKernelTests
         using var terms = accelerator.Allocate1D<ushort>(2L * x.Length);
         using var ws = accelerator.Allocate1D(bits);
         using var bs = accelerator.Allocate1D(b);
-        using var ys = accelerator.Allocate1D<float>(Tokens * OutDim);
+        using var ys = accelerator.Allocate1D<float>(Tokens * (siluPairs ? outDim / 2 : outDim));
         using var partials = accelerator.Allocate1D<float>(TensorCoreGemmKernel.MaxPartialFloats(multiprocessors));
         ys.MemSetToZero();
         TensorCoreGemms.Load<TActivations, EmulatedMma>(accelerator).Run(accelerator.DefaultStream, xs.View, terms.View, ((ArrayView<ushort>)ws.View).Cast<Bf16x8>(),
-            bs.View, hasBias: true, ys.View, partials.View, Tokens, InDim, OutDim, multiprocessors);
+            bs.View, hasBias: !siluPairs, ys.View, partials.View, Tokens, InDim, outDim, multiprocessors, siluPairs: siluPairs);
         accelerator.Synchronize();
         return ys.GetAsArray1D();
     }
@@ -115,7 +159,7 @@ public sealed class TensorCoreGemmPtxTests
     [InlineData(typeof(RoundedActivations))]
     public void The_inline_ptx_names_what_the_kernel_declares(Type activations)
     {
-        using var context = Context.Create(builder => builder.Cuda().Optimize(Specialized.Backends.Ilgpu.IlgpuBackend.KernelOptimization));
+        using var context = Context.Create(builder => builder.Cuda().EnableAlgorithms().Optimize(Specialized.Backends.Ilgpu.IlgpuBackend.KernelOptimization));
         using var backend = new ILGPU.Backends.PTX.PTXBackend(context, new ILGPU.Runtime.Cuda.CudaCapabilityContext(ILGPU.Runtime.Cuda.CudaArchitecture.SM_80),
             ILGPU.Runtime.Cuda.CudaArchitecture.SM_80, ILGPU.Runtime.Cuda.CudaInstructionSet.ISA_80, null);
         var run = typeof(TensorCoreGemmKernel).GetMethod(nameof(TensorCoreGemmKernel.Run))!.MakeGenericMethod(activations, typeof(PtxGemmTile));

@@ -246,15 +246,24 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         _batch.Use(batch, _stream);
         var input = new Input(IlgpuTensor.Of(residual).F32, IlgpuTensor.Of(norm).F32, IlgpuTensor.Of(normed).F32);
         IlgpuTensor w = IlgpuTensor.Of(weight);
-        int tokens = batch.TokenCount;
-        if (RouteFor(tokens, w.Shape[0], w.Shape[1]) == Route.Gemv)
+        int tokens = batch.TokenCount, outDim = w.Shape[0], inDim = w.Shape[1];
+        ArrayView<float> y = IlgpuTensor.Of(activated).F32;
+        switch (RouteFor(tokens, outDim, inDim))
         {
-            LaunchGemv(input, w, null, IlgpuTensor.Of(activated).F32, tokens, _dims.IntermediateSize, GemvEpilogue.SiluPair);
-            return;
+            case Route.Gemv:
+                LaunchGemv(input, w, null, y, tokens, _dims.IntermediateSize, GemvEpilogue.SiluPair);
+                return;
+            case Route.TensorCore:
+                // SiLU in the GEMM's epilogue: gate and up never leave registers.
+                _tensorCoreGemm!.Run(_stream, input.X, _activationTerms!.View, w.B16Octets, _empty.View, false, y, _splitKPartials!.View,
+                    tokens, inDim, outDim, _accelerator.NumMultiprocessors, input.Norm, _dims.RmsNormEps, siluPairs: true);
+                return;
+            default:
+                ArrayView<float> gu = IlgpuTensor.Of(gateUp).F32;
+                Project(input, w, null, gu, tokens, GemvEpilogue.Store);
+                _siluMul(_stream, Elementwise(tokens * _dims.IntermediateSize), gu, y, tokens, _dims);
+                return;
         }
-        ArrayView<float> gu = IlgpuTensor.Of(gateUp).F32;
-        Project(input, w, null, gu, tokens, GemvEpilogue.Store);
-        _siluMul(_stream, Elementwise(tokens * _dims.IntermediateSize), gu, IlgpuTensor.Of(activated).F32, tokens, _dims);
     }
 
     public void RopeAndStoreKv(ForwardBatch batch, int layer, Tensor qkv)
