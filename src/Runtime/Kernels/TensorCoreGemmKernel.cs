@@ -33,8 +33,7 @@ internal readonly struct RoundedActivations : IGemmActivations
 /// <see cref="PairedRow"/>): PTX
 /// <c>mma.sync.m16n8k16</c> on bf16 with float32 accumulation, through ILGPU's inline PTX. A group of 4 warps computes
 /// a 128 x 128 tile of Y, each warp a 64 x 64 block (4 x 8 MMA tiles of 16 x 8): per MMA, a warp then reads 128 bytes of
-/// fragments from shared memory (64 x 32 blocks read 192, and at two groups of 8 warps an SM they kept shared memory busier
-/// than the tensor cores).
+/// fragments from shared memory (a 64 x 32 block reads 192).
 /// <para>
 /// <b>A pipeline of <see cref="Stages"/> shared-memory stages fed by <c>cp.async</c>.</b> The tile's 32-deep slices of
 /// X (its bf16 terms, from <see cref="ActivationSplitKernel"/>) and of W are copied from global into shared memory by
@@ -60,7 +59,7 @@ internal readonly struct RoundedActivations : IGemmActivations
 /// <see cref="Plan"/> picks the split.
 /// </para>
 /// Needs inDim a multiple of 32; rows and columns may be ragged. Compiled for two groups an SM (<see cref="Specialization"/>):
-/// ptxas then keeps it to 128 registers a thread.
+/// ptxas then may use up to 255 registers a thread (~200-215: the 128 accumulators, 32 B-fragment registers and addresses).
 /// </summary>
 internal static class TensorCoreGemmKernel
 {
@@ -69,7 +68,7 @@ internal static class TensorCoreGemmKernel
     public const int Depth = 32;
     public const int GroupSize = 128;
 
-    /// <summary>Shared-memory stages: slices in flight while one is multiplied.</summary>
+    /// <summary>Shared-memory stages: slices in flight while one is multiplied (a power of two: the stage of slice i is i &amp; (Stages - 1)).</summary>
     public const int Stages = 4;
 
     /// <summary>16-byte chunks in a staged row: 32 bf16.</summary>
