@@ -58,7 +58,7 @@ internal readonly struct GemmFragmentChunks(int a0, int a1, int b)
 
 /// <summary>
 /// The tile on CUDA. The accumulators are PTX registers the kernel declares by name (<c>gemm_c0</c>..<c>gemm_c127</c>),
-/// and a whole slice — ldmatrix of the B tiles, then for each term, 16-row block and k16 step an A fragment and four
+/// and a whole slice — ldmatrix of the B tiles, then for each term, 16-row block and k16 step an A fragment and eight
 /// MMAs — is one inline-PTX statement whose operands are three shared-memory offsets, passed by value. Nothing goes
 /// through local memory: ILGPU passes an inline statement's outputs (and with <c>EmitRef</c> its inputs) through
 /// local-memory slots, which ptxas promotes to registers only while the kernel has no <c>cp.async</c> (ptxas 11.8 and
