@@ -21,12 +21,7 @@ for i in $(seq ${TTFT_RUNS:-3}); do
   python3 -c "print(f'{$(date +%s.%N) - $s:.2f} s')"
 done
 echo "== CUDA vs HF float32: prompts of 9 and 1000 tokens, 16 greedy"
-python3 -c "import numpy as np; r=np.random.default_rng(7); open('/tmp/p1000.txt','w').write(','.join(str(int(x)) for x in r.integers(0,151000,1000))); open('/tmp/p9.txt','w').write(','.join(str(int(x)) for x in r.integers(0,151000,9)))"
-for p in 9 1000; do
-  timeout 90 $cli logits --model $ck --input-ids "$(cat /tmp/p$p.txt)" --max-new-tokens 16 --ignore-eos --device cuda --out /tmp/o$p.bin > /tmp/o$p.json 2>> $OUT/hf.log
-done
-timeout 150 python3 tools/device/check_cuda_vs_hf.py --checkpoint $ck --case /tmp/p9.txt /tmp/o9.json /tmp/o9.bin --case /tmp/p1000.txt /tmp/o1000.json /tmp/o1000.bin \
-  --out $OUT/cuda_vs_hf.json 2>&1 | tail -2
+cuda_vs_hf "$cli" $ck
 timeout 90 $cli logits --model $ck --input-ids "$(cat /tmp/p1000.txt)" --max-new-tokens 16 --ignore-eos --device cuda --kv-cache-dtype bf16 \
   --out /tmp/k1000.bin > /tmp/k1000.json 2>> $OUT/hf.log
 echo "== the same 1000-token case with a bf16 KV cache"

@@ -20,26 +20,24 @@ ptxas=$(python3 -c "import triton, os; print(os.path.join(os.path.dirname(triton
 for f in .device/ptx/TensorCoreGemmKernel*.ptx; do timeout 60 $ptxas -arch=sm_90 -v "$f" -o /dev/null 2>&1 | tail -2 | sed "s|^|$(basename $f): |"; done
 timeout 120 $cli make-random-checkpoint --config models/Qwen2.5-0.5B-Instruct/config.json --out $ck --seed 1 --tokenizer models/qwen-tokenizer > /dev/null
 echo "== CUDA vs HF float32: prompts of 9 and 1000 tokens, 16 greedy"
-python3 -c "import numpy as np; r=np.random.default_rng(7); open('/tmp/p1000.txt','w').write(','.join(str(int(x)) for x in r.integers(0,151000,1000))); open('/tmp/p9.txt','w').write(','.join(str(int(x)) for x in r.integers(0,151000,9)))"
-for p in 9 1000; do
-  timeout 90 $cli logits --model $ck --input-ids "$(cat /tmp/p$p.txt)" --max-new-tokens 16 --ignore-eos --device cuda --out /tmp/o$p.bin > /tmp/o$p.json 2>> $OUT/hf.log
-done
-timeout 150 python3 tools/device/check_cuda_vs_hf.py --checkpoint $ck --case /tmp/p9.txt /tmp/o9.json /tmp/o9.bin --case /tmp/p1000.txt /tmp/o1000.json /tmp/o1000.bin \
-  --out $OUT/cuda_vs_hf.json 2>&1 | tail -3
+cuda_vs_hf "$cli" $ck
 # Greedy agreement on every clear step of both cases: the GEMM is right (a wrong fragment moves logits by far more).
 agreed=$(python3 -c "import json; r=json.load(open('$OUT/cuda_vs_hf.json')); print(int(all(c['argmax_agreement_where_clear'] == c['clear_margin_steps'] and c['max_abs_logit_diff'] < 0.05 for c in r['cases'])))" 2>/dev/null || echo 0)
 echo "agreed with HF: $agreed"
 echo "== torch.matmul bf16 at M=4096"
 timeout 90 python3 tools/device/torch_baselines.py matmul --out $OUT/torch_matmul.json 2>&1 | tail -6
+# The tensor-core methods of GpuGemmBenchmarks from the app in $1, its log as $OUT/$2.log.
+gemm_suite() {
+  (cd /tmp && timeout 300 dotnet $OLDPWD/$1/Specialized.Benchmarks.dll --filter '*GpuGemmBenchmarks.TensorCore*' --artifacts /tmp/$2 > $OUT/$2.log 2>&1)
+  grep -E "^\|" $OUT/$2.log | tail -30
+}
 echo "== GpuGemmBenchmarks (tensor core)"
-(cd /tmp && timeout 300 dotnet $OLDPWD/.device/app/Specialized.Benchmarks.dll --filter '*GpuGemmBenchmarks.TensorCore*' --artifacts /tmp/bdn > $OUT/bdn.log 2>&1)
-grep -E "^\|" $OUT/bdn.log | tail -30
+gemm_suite .device/app bdn
 if [ -f .device/app-alt.tar.xz ]; then
   # Another GEMM (an app.tar.xz of another commit, renamed): its suite too, for the kernels' ratio on this machine.
   mkdir -p .device/alt && tar xJf .device/app-alt.tar.xz -C .device/alt && cat .device/alt/app/commit.txt
   echo "== GpuGemmBenchmarks (tensor core), the other build"
-  (cd /tmp && timeout 300 dotnet $OLDPWD/.device/alt/app/Specialized.Benchmarks.dll --filter '*GpuGemmBenchmarks.TensorCore*' --artifacts /tmp/bdn-alt > $OUT/bdn-alt.log 2>&1)
-  grep -E "^\|" $OUT/bdn-alt.log | tail -30
+  gemm_suite .device/alt/app bdn-alt
 fi
 
 [ -n "${AB:-}" ] && [ "$agreed" = 1 ] || exit 0
