@@ -18,8 +18,10 @@ Type ptxMma = T("PtxMma"), f32Kv = T("Float32Kv");
 // Each kernel's type arguments: the dims, the instruction and the KV cache's format (float32) where it takes them.
 (string Kernel, Type[] Arguments)[] kernels =
 [
-    ("TensorCoreGemmKernel", [T("SplitActivations"), T("PtxGemmTile")]),
-    ("TensorCoreGemmKernel", [T("RoundedActivations"), T("PtxGemmTile")]),
+    ("TensorCoreGemmKernel", [T("SplitActivations"), T("PtxGemmTile"), T("WideTiles")]),
+    ("TensorCoreGemmKernel", [T("RoundedActivations"), T("PtxGemmTile"), T("WideTiles")]),
+    ("TensorCoreGemmKernel", [T("SplitActivations"), T("PtxGemmTile"), T("SquareTiles")]),
+    ("TensorCoreGemmKernel", [T("RoundedActivations"), T("PtxGemmTile"), T("SquareTiles")]),
     ("ActivationSplitKernel", [T("SplitActivations"), ptxMma]),
     ("LinearKernel", [T("PlainRows")]),
     ("LinearKernel", [T("NormedRows")]),
@@ -39,11 +41,11 @@ foreach ((string name, Type[] arguments) in kernels)
 {
     MethodInfo run = T(name).GetMethod("Run", BindingFlags.Public | BindingFlags.Static)!;
     if (run.IsGenericMethodDefinition) run = run.MakeGenericMethod(arguments);
-    // Launch bounds where the engine loads the kernel with them (TensorCoreGemmKernel.Specialization, and per kind of rows
-    // LinearKernel.Specialization<TRows>()).
+    // Launch bounds where the engine loads the kernel with them (per tile shape TensorCoreGemmKernel.Specialization<TShape>(),
+    // per kind of rows LinearKernel.Specialization<TRows>(): the kernel's last type argument).
     Type owner = run.DeclaringType!;
     var specialization = (KernelSpecialization?)owner.GetProperty("Specialization", BindingFlags.Public | BindingFlags.Static)?.GetValue(null)
-        ?? (KernelSpecialization?)owner.GetMethod("Specialization", BindingFlags.Public | BindingFlags.Static)?.MakeGenericMethod(arguments[0]).Invoke(null, null)
+        ?? (KernelSpecialization?)owner.GetMethod("Specialization", BindingFlags.Public | BindingFlags.Static)?.MakeGenericMethod(arguments[^1]).Invoke(null, null)
         ?? default;
     var watch = System.Diagnostics.Stopwatch.StartNew();
     var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(run), specialization);
@@ -53,7 +55,7 @@ foreach ((string name, Type[] arguments) in kernels)
     {
         "LinearKernel" => $"{name}.{arguments[0].Name}",
         "DecodeAttentionKernel" => $"{name}.{arguments[2].Name}",
-        "TensorCoreGemmKernel" => $"{name}.{arguments[0].Name}",
+        "TensorCoreGemmKernel" => $"{name}.{arguments[0].Name}.{arguments[2].Name}",
         _ => name,
     };
     File.WriteAllText(Path.Combine(outDir, $"{file}.ptx"), compiled.PTXAssembly);

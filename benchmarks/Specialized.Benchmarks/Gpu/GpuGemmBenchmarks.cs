@@ -8,7 +8,7 @@ namespace Specialized.Benchmarks.Gpu;
 /// <summary>
 /// The GEMMs of a Qwen2.5-0.5B layer at 4096 tokens (prefill) and 64 (a decode batch): the SIMT tiled GEMM (baseline) against the tensor-core
 /// GEMM with float32-faithful split activations (the engine's) and with bf16-rounded activations (PyTorch's bf16
-/// arithmetic), each with the activation pass before it and, where the grid is small, its split of K and the sum after. Each operation is <see cref="Launches"/> launches and one synchronisation. TFLOP/s counts 2·M·N·K;
+/// arithmetic), in 128 x 256 tiles (<see cref="WideTiles"/>, the engine's) and in 128 x 128 (<see cref="SquareTiles"/>), each with the activation pass before it and, where the grid is small, its split of K and the sum after. Each operation is <see cref="Launches"/> launches and one synchronisation. TFLOP/s counts 2·M·N·K;
 /// tools/device/gpu-bench.sh times torch.matmul on the same shapes for the ratio the speed issue asks for.
 /// </summary>
 [Config(typeof(Config))]
@@ -22,7 +22,7 @@ public class GpuGemmBenchmarks
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, ArrayView<float>, int, int, int> _simt = null!;
     private MemoryBuffer1D<ushort, Stride1D.Dense> _terms = null!;
     private MemoryBuffer1D<float, Stride1D.Dense> _partials = null!;
-    private TensorCoreGemms _split = null!, _rounded = null!;
+    private TensorCoreGemms _split = null!, _rounded = null!, _splitSquare = null!, _roundedSquare = null!;
 
     [ParamsSource(nameof(Shapes))]
     public GemmShape Shape { get; set; } = null!;
@@ -45,9 +45,11 @@ public class GpuGemmBenchmarks
         _y = a.Allocate1D<float>((long)Tokens * Shape.OutDim);
         _simt = a.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, ArrayView<float>, int, int, int>(GemmKernel.Run);
         _terms = a.Allocate1D<ushort>(2L * Tokens * Shape.InDim);
-        _partials = a.Allocate1D<float>(TensorCoreGemmKernel.MaxPartialFloats(a.NumMultiprocessors));
-        _split = TensorCoreGemms.Load<SplitActivations, PtxMma>(a);
-        _rounded = TensorCoreGemms.Load<RoundedActivations, PtxMma>(a);
+        _split = TensorCoreGemms.Load<SplitActivations, PtxMma, WideTiles>(a);
+        _rounded = TensorCoreGemms.Load<RoundedActivations, PtxMma, WideTiles>(a);
+        _splitSquare = TensorCoreGemms.Load<SplitActivations, PtxMma, SquareTiles>(a);
+        _roundedSquare = TensorCoreGemms.Load<RoundedActivations, PtxMma, SquareTiles>(a);
+        _partials = a.Allocate1D<float>(Math.Max(_split.MaxPartialFloats(a.NumMultiprocessors), _splitSquare.MaxPartialFloats(a.NumMultiprocessors)));
     }
 
     [GlobalCleanup]
@@ -80,6 +82,13 @@ public class GpuGemmBenchmarks
 
     [Benchmark(OperationsPerInvoke = Launches)]
     public void TensorCoreRounded() => TensorCore(_rounded);
+
+    /// <summary>The same in 128 x 128 tiles of 4 warps, two groups an SM.</summary>
+    [Benchmark(OperationsPerInvoke = Launches)]
+    public void TensorCoreSplitSquare() => TensorCore(_splitSquare);
+
+    [Benchmark(OperationsPerInvoke = Launches)]
+    public void TensorCoreRoundedSquare() => TensorCore(_roundedSquare);
 
     /// <summary>Launches as the engine does (<see cref="TensorCoreGemms.Run"/>: terms, GEMM, split-K sum; all timed).</summary>
     private void TensorCore(TensorCoreGemms gemms)

@@ -28,12 +28,35 @@ internal readonly struct RoundedActivations : IGemmActivations
 }
 
 /// <summary>
+/// The tile a group of a <see cref="TensorCoreGemmKernel"/> computes: two rows of warps (128 rows of Y) by
+/// <see cref="WarpColumns"/> columns of warps (64 columns of Y each), every warp a 64 x 64 block.
+/// </summary>
+internal interface IGemmShape
+{
+    /// <summary>2: a 128 x 128 tile of 4 warps, two groups an SM. 4: 128 x 256 of 8 warps, one group an SM.</summary>
+    int WarpColumns { get; }
+}
+
+/// <summary>128 x 128 tiles: 4 warps, two groups an SM, each slice 64 FLOP per staged byte (rounded activations).</summary>
+internal readonly struct SquareTiles : IGemmShape
+{
+    public int WarpColumns => 2;
+}
+
+/// <summary>128 x 256 tiles: 8 warps, one group an SM; each staged slice feeds 85 FLOP a byte (rounded), a third more than a square tile's.</summary>
+internal readonly struct WideTiles : IGemmShape
+{
+    public int WarpColumns => 4;
+}
+
+/// <summary>
 /// Y[t, n] = Σ_k X[t, k]·W[n, k] (+ b[n]) on tensor cores (with <c>accumulate</c>, added to what Y holds; with
 /// <c>columns</c> = <see cref="GemmColumns.SiluPairs"/>, W is the MLP's [gate | up] and Y[t, i] = silu(gate_i)·up_i, see
 /// <see cref="PairedRow"/>): PTX
 /// <c>mma.sync.m16n8k16</c> on bf16 with float32 accumulation, through ILGPU's inline PTX. A group of 4 warps computes
-/// a 128 x 128 tile of Y, each warp a 64 x 64 block (4 x 8 MMA tiles of 16 x 8): per MMA, a warp then reads 128 bytes of
-/// fragments from shared memory (a 64 x 32 block reads 192).
+/// a 128 x 128 tile of Y (<see cref="SquareTiles"/>; 8 warps a 128 x 256 tile with <see cref="WideTiles"/>), each warp a
+/// 64 x 64 block (4 x 8 MMA tiles of 16 x 8): per MMA, a warp then reads 128 bytes of fragments from shared memory (a
+/// 64 x 32 block reads 192).
 /// <para>
 /// <b>A pipeline of <see cref="Stages"/> shared-memory stages fed by <c>cp.async</c>.</b> The tile's 32-deep slices of
 /// X (its bf16 terms, from <see cref="ActivationSplitKernel"/>) and of W are copied from global into shared memory by
@@ -58,15 +81,19 @@ internal readonly struct RoundedActivations : IGemmActivations
 /// <c>y</c>, which <see cref="SplitKSumKernel"/> adds up in a fixed order (deterministic, unlike atomics).
 /// <see cref="Plan"/> picks the split.
 /// </para>
-/// Needs inDim a multiple of 32; rows and columns may be ragged. Compiled for two groups an SM (<see cref="Specialization"/>):
+/// Needs inDim a multiple of 32; rows and columns may be ragged. Compiled for the groups an SM holds (<see cref="Specialization"/>):
 /// ptxas then may use up to 255 registers a thread (~200-215: the 128 accumulators, 32 B-fragment registers and addresses).
 /// </summary>
 internal static class TensorCoreGemmKernel
 {
     public const int TileM = 128;
-    public const int TileN = 128;
     public const int Depth = 32;
-    public const int GroupSize = 128;
+
+    /// <summary>Columns of Y a tile of <paramref name="warpColumns"/> columns of 64-wide warps covers.</summary>
+    public static int TileN(int warpColumns) => 64 * warpColumns;
+
+    /// <summary>Threads of a group: two rows of <paramref name="warpColumns"/> warps.</summary>
+    public static int GroupSize(int warpColumns) => 64 * warpColumns;
 
     /// <summary>Shared-memory stages: slices in flight while one is multiplied (a power of two: the stage of slice i is i &amp; (Stages - 1)).</summary>
     public const int Stages = 4;
@@ -74,17 +101,27 @@ internal static class TensorCoreGemmKernel
     /// <summary>16-byte chunks in a staged row: 32 bf16.</summary>
     private const int RowChunks = Depth / 8;
 
-    /// <summary>Chunks of one operand's slice: 128 rows, 8 KB.</summary>
+    /// <summary>Chunks of one activation term's slice: 128 rows, 8 KB.</summary>
     private const int OperandChunks = TileM * RowChunks;
 
-    /// <summary>Groups an SM holds: 128 threads of at most 255 registers (the 128 accumulators), up to 2 x 96 KB of shared memory.</summary>
-    public const int GroupsPerMultiprocessor = 2;
+    /// <summary>
+    /// Groups an SM holds: threads of at most 255 registers (the 128 accumulators) fill half of its registers at 4
+    /// warps, all of them at 8; shared memory (at most 2 x 96 or 128 KB) allows as many.
+    /// </summary>
+    public static int GroupsPerMultiprocessor(int warpColumns) => warpColumns == 2 ? 2 : 1;
 
-    /// <summary>The launch bounds the kernel is compiled with (PTX <c>.maxntid</c>, <c>.minnctapersm</c>).</summary>
-    public static ILGPU.Runtime.KernelSpecialization Specialization => new(GroupSize, GroupsPerMultiprocessor);
+    /// <summary>The launch bounds the kernel of this shape is compiled with (PTX <c>.maxntid</c>, <c>.minnctapersm</c>).</summary>
+    public static ILGPU.Runtime.KernelSpecialization Specialization<TShape>() where TShape : struct, IGemmShape
+    {
+        int warpColumns = default(TShape).WarpColumns;
+        return new(GroupSize(warpColumns), GroupsPerMultiprocessor(warpColumns));
+    }
+
+    /// <summary>Chunks of a stage: the activations' terms, then W's 32-deep rows of the tile's columns.</summary>
+    private static int StageChunks(int terms, int warpColumns) => terms * OperandChunks + TileN(warpColumns) * RowChunks;
 
     /// <summary>Dynamic shared memory a group takes, in 16-byte chunks: every stage's activation terms and W.</summary>
-    public static int SharedChunks(int terms) => Stages * (terms + 1) * OperandChunks;
+    public static int SharedChunks(int terms, int warpColumns) => Stages * StageChunks(terms, warpColumns);
 
     /// <summary>
     /// The launch for Y [tokens, outDim] = X [tokens, inDim] Wᵀ on a card of <paramref name="multiprocessors"/> SMs:
@@ -92,24 +129,23 @@ internal static class TensorCoreGemmKernel
     /// split of K into up to as many parts as fill them (each at least two slices). Splits = 1: the kernel writes Y.
     /// The group's dynamic shared memory is <see cref="SharedChunks"/> for the activations' <paramref name="terms"/>.
     /// </summary>
-    public static GemmPlan Plan(int tokens, int inDim, int outDim, int multiprocessors, int terms)
+    public static GemmPlan Plan(int tokens, int inDim, int outDim, int multiprocessors, int terms, int warpColumns)
     {
-        int columns = (outDim + TileN - 1) / TileN, rows = (tokens + TileM - 1) / TileM, slices = inDim / Depth;
-        int tiles = Tiles(tokens, outDim), slots = GroupsPerMultiprocessor * multiprocessors;
+        int tileN = TileN(warpColumns);
+        int columns = (outDim + tileN - 1) / tileN, rows = (tokens + TileM - 1) / TileM, slices = inDim / Depth;
+        int tiles = columns * rows, slots = GroupsPerMultiprocessor(warpColumns) * multiprocessors;
         int splits = 1;
         if (2 * tiles <= slots && outDim % 4 == 0) splits = Math.Max(1, Math.Min(slots / tiles, slices / 2));
         int slicesPerSplit = (slices + splits - 1) / splits;
         splits = (slices + slicesPerSplit - 1) / slicesPerSplit;
-        var config = new KernelConfig(new Index3D(columns, rows, splits), new Index3D(GroupSize, 1, 1),
-            SharedMemoryConfig.RequestDynamic<Bf16x8>(SharedChunks(terms)));
+        var config = new KernelConfig(new Index3D(columns, rows, splits), new Index3D(GroupSize(warpColumns), 1, 1),
+            SharedMemoryConfig.RequestDynamic<Bf16x8>(SharedChunks(terms, warpColumns)));
         return new GemmPlan(config, splits, slicesPerSplit);
     }
 
-    /// <summary>The output tiles of Y [tokens, outDim]: the grid's width times its height.</summary>
-    public static int Tiles(int tokens, int outDim) => (outDim + TileN - 1) / TileN * ((tokens + TileM - 1) / TileM);
-
     /// <summary>The most floats the partial sums of a planned split take: a tile's worth per group slot.</summary>
-    public static long MaxPartialFloats(int multiprocessors) => (long)GroupsPerMultiprocessor * multiprocessors * TileM * TileN;
+    public static long MaxPartialFloats(int multiprocessors, int warpColumns) =>
+        (long)GroupsPerMultiprocessor(warpColumns) * multiprocessors * TileM * TileN(warpColumns);
 
     /// <param name="xHi">The activations' hi bf16 terms [tokens, inDim] (<see cref="ActivationSplitKernel"/>).</param>
     /// <param name="xLo">Their lo terms, read only with split activations.</param>
@@ -117,33 +153,35 @@ internal static class TensorCoreGemmKernel
     /// <param name="y">Y, or with a split of K its partial sums: one [tokens, outDim] plane per grid z.</param>
     /// <param name="slicesPerSplit">The 32-deep slices of K each grid z takes (all of them without a split).</param>
     [KernelName("TensorCoreGemmKernel")]
-    public static void Run<TActivations, TTile>(ArrayView<Bf16x8> xHi, ArrayView<Bf16x8> xLo, ArrayView<Bf16x8> weight, GemmSources sources,
+    public static void Run<TActivations, TTile, TShape>(ArrayView<Bf16x8> xHi, ArrayView<Bf16x8> xLo, ArrayView<Bf16x8> weight, GemmSources sources,
         ArrayView<float> bias, int hasBias, int accumulate, int columns, ArrayView<float> y, int tokens, int inDim, int outDim, int slicesPerSplit,
         TActivations activations)
-        where TActivations : struct, IGemmActivations where TTile : struct, IGemmTile<TTile>
+        where TActivations : struct, IGemmActivations where TTile : struct, IGemmTile<TTile> where TShape : struct, IGemmShape
     {
         TTile c = default(TTile).Zero();
-        int terms = activations.Terms;
+        int terms = activations.Terms, warpColumns = default(TShape).WarpColumns, tileN = TileN(warpColumns);
         ArrayView<Bf16x8> tiles = SharedMemory.GetDynamic<Bf16x8>();
-        ArrayView<uint> exchange = SharedMemory.Allocate<uint>(c.ExchangeWords * GroupSize);
+        ArrayView<uint> exchange = SharedMemory.Allocate<uint>(c.ExchangeWords * GroupSize(warpColumns));
         // Shifts, not Warp.WarpIdx (a signed division): ptxas recomputes these inside the loop rather than hold them.
         int t = Group.IdxX, lane = t & 31, warp = t >> 5;
         int g = lane >> 2, q = lane & 3;
-        int n0 = Grid.IdxX * TileN, m0 = Grid.IdxY * TileM;
+        int n0 = Grid.IdxX * tileN, m0 = Grid.IdxY * TileM;
         int kBegin = Grid.IdxZ * slicesPerSplit * Depth, kEnd = Math.Min(inDim, kBegin + slicesPerSplit * Depth);
-        int slices = (kEnd - kBegin) / Depth, stageChunks = (terms + 1) * OperandChunks;
-        int warpRow = (warp >> 1) * 64, warpCol = (warp & 1) * 64;
+        int slices = (kEnd - kBegin) / Depth, stageChunks = StageChunks(terms, warpColumns);
+        int columnBits = warpColumns == 2 ? 1 : 2;
+        int warpRow = (warp >> columnBits) * 64, warpCol = (warp & (warpColumns - 1)) * 64;
 
-        // Each thread copies chunk t % 4 of rows t / 4 + 32h (h = 0..3) of each operand a slice. Rows past the edge copy
-        // the last row instead: an output depends only on its own X row and W row, so those feed only outputs that are
-        // never stored, and the copies need no predicate and no zeroing.
-        int row = t >> 2, quad = t & 3, stride = inDim / 8;
+        // Each thread copies chunk t % 4 of rows t / 4 + p·G / 4 (p = 0..3, G the group's threads) of W a slice, and of
+        // X the ones of them below 128 (all four with 4 warps, two with 8). Rows past the edge copy the last row
+        // instead: an output depends only on its own X row and W row, so those feed only outputs that are never
+        // stored, and the copies need no predicate and no zeroing.
+        int row = t >> 2, quad = t & 3, stride = inDim / 8, apart = GroupSize(warpColumns) / 4;
         int lastX = tokens - 1, lastW = outDim - 1;
         var copy = new SliceCopy(
-            Swizzled(row, quad),
-            new Rows4(Math.Min(m0 + row, lastX), Math.Min(m0 + row + 32, lastX), Math.Min(m0 + row + 64, lastX), Math.Min(m0 + row + 96, lastX), stride, quad),
-            new Rows4(WeightRow(Math.Min(n0 + row, lastW), columns, outDim), WeightRow(Math.Min(n0 + row + 32, lastW), columns, outDim),
-                WeightRow(Math.Min(n0 + row + 64, lastW), columns, outDim), WeightRow(Math.Min(n0 + row + 96, lastW), columns, outDim), stride, quad));
+            Swizzled(row, quad), 4 * apart, TileM / apart,
+            new Rows4(Math.Min(m0 + row, lastX), Math.Min(m0 + row + apart, lastX), Math.Min(m0 + row + 2 * apart, lastX), Math.Min(m0 + row + 3 * apart, lastX), stride, quad),
+            new Rows4(WeightRow(Math.Min(n0 + row, lastW), columns, outDim), WeightRow(Math.Min(n0 + row + apart, lastW), columns, outDim),
+                WeightRow(Math.Min(n0 + row + 2 * apart, lastW), columns, outDim), WeightRow(Math.Min(n0 + row + 3 * apart, lastW), columns, outDim), stride, quad));
 
         // The chunks this lane names to ldmatrix, in stage 0 (a stage is stageChunks further). A: row lane % 8 (+ 8 for
         // matrices 1 and 3) of the warp's first 16-row block, chunk 2s + lane / 16 of step s; the next blocks are 16 rows
@@ -241,31 +279,33 @@ internal static class TensorCoreGemmKernel
         public readonly int R0 = r0 * stride + quad, R1 = r1 * stride + quad, R2 = r2 * stride + quad, R3 = r3 * stride + quad;
     }
 
-    /// <summary>A thread's copies of a slice: its chunk in the slice (rows r + 32h: the same swizzle, 128 chunks apart) and its sources' rows.</summary>
-    private readonly struct SliceCopy(int to, Rows4 x, Rows4 w)
+    /// <summary>
+    /// A thread's copies of a slice: its chunk in the slice (rows r + p·G / 4: the same swizzle, <paramref name="apart"/>
+    /// chunks apart), how many of X's rows it copies (<paramref name="xRows"/>: 4 or 2), and its sources' rows.
+    /// </summary>
+    private readonly struct SliceCopy(int to, int apart, int xRows, Rows4 x, Rows4 w)
     {
-        private readonly int _to = to;
+        private readonly int _to = to, _apart = apart, _xRows = xRows;
         private readonly Rows4 _x = x, _w = w;
-
-        private const int Apart = OperandChunks / 4;
 
         /// <summary>Copies the slice at octet <paramref name="k"/> of K into the stage at chunk <paramref name="stage"/>.</summary>
         public void Issue<TTile>(TTile mma, ArrayView<Bf16x8> tiles, int stage, ArrayView<Bf16x8> xHi, ArrayView<Bf16x8> xLo, ArrayView<Bf16x8> weight,
             GemmSources sources, int k, int terms) where TTile : struct, IGemmTile<TTile>
         {
             int at = stage + _to;
-            Operand(mma, tiles, at, xHi, sources.XHi, _x, k);
-            if (terms == 2) Operand(mma, tiles, at + OperandChunks, xLo, sources.XLo, _x, k);
-            Operand(mma, tiles, at + terms * OperandChunks, weight, sources.Weight, _w, k);
+            Operand(mma, tiles, at, xHi, sources.XHi, _x, _xRows, k);
+            if (terms == 2) Operand(mma, tiles, at + OperandChunks, xLo, sources.XLo, _x, _xRows, k);
+            Operand(mma, tiles, at + terms * OperandChunks, weight, sources.Weight, _w, 4, k);
         }
 
-        private static void Operand<TTile>(TTile mma, ArrayView<Bf16x8> tiles, int at, ArrayView<Bf16x8> source, long address, Rows4 rows, int k)
+        private void Operand<TTile>(TTile mma, ArrayView<Bf16x8> tiles, int at, ArrayView<Bf16x8> source, long address, Rows4 rows, int count, int k)
             where TTile : struct, IGemmTile<TTile>
         {
             mma.Copy(tiles, at, source, address, rows.R0 + k);
-            mma.Copy(tiles, at + Apart, source, address, rows.R1 + k);
-            mma.Copy(tiles, at + 2 * Apart, source, address, rows.R2 + k);
-            mma.Copy(tiles, at + 3 * Apart, source, address, rows.R3 + k);
+            mma.Copy(tiles, at + _apart, source, address, rows.R1 + k);
+            if (count < 4) return;
+            mma.Copy(tiles, at + 2 * _apart, source, address, rows.R2 + k);
+            mma.Copy(tiles, at + 3 * _apart, source, address, rows.R3 + k);
         }
     }
 

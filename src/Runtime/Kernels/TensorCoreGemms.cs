@@ -6,7 +6,7 @@ using ILGPU.Runtime.Cuda;
 namespace Specialized.Kernels;
 
 /// <summary>
-/// The tensor-core GEMM as its callers run it, for one kind of activations and one MMA instruction: the activations'
+/// The tensor-core GEMM as its callers run it, for one kind of activations, one MMA instruction and one tile shape: the activations'
 /// bf16 terms (<see cref="ActivationSplitKernel"/>), the GEMM on the launch <see cref="TensorCoreGemmKernel.Plan"/>
 /// picks and, when that splits K, the sum of the partial planes (<see cref="SplitKSumKernel"/>). The engine's backend,
 /// the GEMM benchmarks and the kernel tests all launch it through here.
@@ -22,35 +22,44 @@ internal sealed class TensorCoreGemms
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, float> _normedTerms;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, GemmSources, ArrayView<float>, int, int, int, ArrayView<float>, int, int, int, int> _gemm;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<float>, int, int, int, ArrayView<Float4>, int, int, int> _sum;
-    private readonly int _activationTerms;
+    private readonly int _activationTerms, _warpColumns;
 
     private TensorCoreGemms(
         Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int> terms,
         Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, float> normedTerms,
         Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, GemmSources, ArrayView<float>, int, int, int, ArrayView<float>, int, int, int, int> gemm,
         Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<float>, int, int, int, ArrayView<Float4>, int, int, int> sum,
-        int activationTerms)
+        int activationTerms, int warpColumns)
     {
         _terms = terms;
         _normedTerms = normedTerms;
         _gemm = gemm;
         _sum = sum;
         _activationTerms = activationTerms;
+        _warpColumns = warpColumns;
     }
 
+    /// <summary>The most floats a split of K's partial sums take on a card of <paramref name="multiprocessors"/> SMs (the <c>partials</c> of <see cref="Run"/>).</summary>
+    public long MaxPartialFloats(int multiprocessors) => TensorCoreGemmKernel.MaxPartialFloats(multiprocessors, _warpColumns);
+
+    /// <summary>The launch <see cref="Run"/> makes for these sizes.</summary>
+    public GemmPlan Plan(int tokens, int inDim, int outDim, int multiprocessors) =>
+        TensorCoreGemmKernel.Plan(tokens, inDim, outDim, multiprocessors, _activationTerms, _warpColumns);
+
     /// <summary>Compiles the four kernels (the GEMM with its launch bounds) on <paramref name="accelerator"/>.</summary>
-    public static TensorCoreGemms Load<TActivations, TMma>(Accelerator accelerator) where TActivations : struct, IGemmActivations where TMma : struct, IMma
+    public static TensorCoreGemms Load<TActivations, TMma, TShape>(Accelerator accelerator)
+        where TActivations : struct, IGemmActivations where TMma : struct, IMma where TShape : struct, IGemmShape
     {
         var terms = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, TActivations>(ActivationSplitKernel.Run<TActivations, TMma>);
         var normedTerms = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, float, TActivations>(
             ActivationSplitKernel.RunNormed<TActivations, TMma>);
         // The warp tile that goes with the instruction: PTX on CUDA, the emulation elsewhere.
-        var gemm = typeof(TMma) == typeof(PtxMma) ? LoadGemm<TActivations, PtxGemmTile>(accelerator) : LoadGemm<TActivations, EmulatedGemmTile>(accelerator);
-        int activationTerms = default(TActivations).Terms;
+        var gemm = typeof(TMma) == typeof(PtxMma) ? LoadGemm<TActivations, PtxGemmTile, TShape>(accelerator) : LoadGemm<TActivations, EmulatedGemmTile, TShape>(accelerator);
+        int activationTerms = default(TActivations).Terms, warpColumns = default(TShape).WarpColumns;
         // Above 48 KB a group's dynamic shared memory must be allowed per function (cuFuncSetAttribute).
         if (gemm.GetKernel() is CudaKernel cuda)
         {
-            int bytes = 16 * TensorCoreGemmKernel.SharedChunks(activationTerms);
+            int bytes = 16 * TensorCoreGemmKernel.SharedChunks(activationTerms, warpColumns);
             int result = cuFuncSetAttribute(cuda.FunctionPtr, MaxDynamicSharedSizeBytes, bytes);
             if (result != 0) throw new InvalidOperationException($"cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES, {bytes}) failed with CUDA error {result}.");
         }
@@ -60,13 +69,14 @@ internal sealed class TensorCoreGemms
             (stream, config, hi, lo, w, sources, bias, hasBias, accumulate, siluPairs, y, tokens, inDim, outDim, slicesPerSplit) =>
                 gemm(stream, config, hi, lo, w, sources, bias, hasBias, accumulate, siluPairs, y, tokens, inDim, outDim, slicesPerSplit, default),
             accelerator.LoadKernel<ArrayView<Float4>, ArrayView<float>, int, int, int, ArrayView<Float4>, int, int, int>(SplitKSumKernel.Run),
-            activationTerms);
+            activationTerms, warpColumns);
     }
 
     private static Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, GemmSources, ArrayView<float>, int, int, int, ArrayView<float>, int, int, int, int, TActivations>
-        LoadGemm<TActivations, TTile>(Accelerator accelerator) where TActivations : struct, IGemmActivations where TTile : struct, IGemmTile<TTile> =>
+        LoadGemm<TActivations, TTile, TShape>(Accelerator accelerator)
+        where TActivations : struct, IGemmActivations where TTile : struct, IGemmTile<TTile> where TShape : struct, IGemmShape =>
         accelerator.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, GemmSources, ArrayView<float>, int, int, int, ArrayView<float>, int, int, int, int, TActivations>(
-            TensorCoreGemmKernel.Run<TActivations, TTile>, TensorCoreGemmKernel.Specialization);
+            TensorCoreGemmKernel.Run<TActivations, TTile, TShape>, TensorCoreGemmKernel.Specialization<TShape>());
 
     /// <summary>
     /// y [tokens, outDim] = x [tokens, inDim] Wᵀ (+ bias) on <paramref name="stream"/>, planned for a card of
@@ -75,7 +85,7 @@ internal sealed class TensorCoreGemms
     /// With <paramref name="siluPairs"/>, W is the MLP's [gate | up] (outDim = 2I, I a multiple of 8, no bias) and
     /// y [tokens, I] = silu(x·gateᵀ)·(x·upᵀ), made in the GEMM's epilogue (or the split-K sum's).
     /// <paramref name="terms"/> holds the activations' hi and lo terms (2 · tokens · inDim); <paramref name="partials"/>
-    /// at least <see cref="TensorCoreGemmKernel.MaxPartialFloats"/>.
+    /// at least <see cref="MaxPartialFloats"/>.
     /// </summary>
     public void Run(AcceleratorStream stream, ArrayView<float> x, ArrayView<ushort> terms, ArrayView<Bf16x8> weight, ArrayView<float> bias, bool hasBias,
         ArrayView<float> y, ArrayView<float> partials, int tokens, int inDim, int outDim, int multiprocessors,
@@ -90,7 +100,7 @@ internal sealed class TensorCoreGemms
         int octets = (int)(count / 8);
         if (norm.IsValid) _normedTerms(stream, new KernelConfig(tokens, NormedGroup), x.Cast<Float4>(), norm.Cast<Float4>(), hi, lo, inDim, eps);
         else _terms(stream, Elementwise(octets), x.Cast<Float4>(), hi, lo, octets);
-        GemmPlan plan = TensorCoreGemmKernel.Plan(tokens, inDim, outDim, multiprocessors, _activationTerms);
+        GemmPlan plan = Plan(tokens, inDim, outDim, multiprocessors);
         var sources = new GemmSources(Address(hi), Address(lo), Address(weight));
         int add = accumulate ? 1 : 0, pairs = siluPairs ? 1 : 0;
         if (plan.Splits == 1)

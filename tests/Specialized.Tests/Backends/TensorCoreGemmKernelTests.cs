@@ -13,17 +13,21 @@ namespace Specialized.Tests.Backends;
 /// computed from the PTX ISA's fragment layouts by the warp's lanes (on a GPU the instruction itself runs; the device
 /// scripts check that). Shapes are ragged in rows and columns so the edge paths run: 200 x 136 over 160 inputs is 2 x 2
 /// tiles of 128 x 128 (the last row of tiles has 72 rows: of a thread's four staged rows the last one or two lie past it), five 32-deep
-/// slices (the four cp.async stages, the first reused), or with K split in two, parts of three and two slices.
+/// slices (the four cp.async stages, the first reused), or with K split in two, parts of three and two slices. Every
+/// case runs in both tile shapes: in 128 x 256 tiles (8 warps) the columns are one tile, two of its four warp columns
+/// wholly past the edge.
 /// </summary>
 public sealed class TensorCoreGemmKernelTests
 {
     private const int Tokens = 200, InDim = 160, OutDim = 136;
 
-    [Fact]
-    public void Split_activations_give_a_float32_faithful_product()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Split_activations_give_a_float32_faithful_product(bool wide)
     {
         (float[] x, float[] w, float[] b) = Inputs(seed: 11);
-        float[] y = Run<SplitActivations>(x, w, b, multiprocessors: 1);
+        float[] y = Run<SplitActivations>(wide, x, w, b, multiprocessors: 1);
 
         // Each activation is carried by two bf16 terms to within 2^-16 of itself (each rounding keeps 8 significant
         // bits), the bf16 weights and the products are exact in float32, and InDim float32 additions add at most
@@ -32,23 +36,27 @@ public sealed class TensorCoreGemmKernelTests
         AssertClose(x, w, b, y, Math.Pow(2, -16) + SumError);
     }
 
-    [Fact]
-    public void A_split_of_k_adds_its_partial_sums_to_the_same_product()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_split_of_k_adds_its_partial_sums_to_the_same_product(bool wide)
     {
-        // Eight SMs hold 16 groups; the 4 tiles fill a quarter of them, so K splits in two (3 + 2 slices), and the
-        // partial sums meet in SplitKSumKernel, which adds the bias. The bound is the one above: the additions are
-        // the same in number, in another order.
-        Assert.Equal(2, TensorCoreGemmKernel.Plan(Tokens, InDim, OutDim, multiprocessors: 8, terms: 2).Splits);
+        // Eight SMs hold 16 square groups (8 wide ones); the 4 tiles (2 wide) fill a quarter of them, so K splits in
+        // two (3 + 2 slices), and the partial sums meet in SplitKSumKernel, which adds the bias. The bound is the one
+        // above: the additions are the same in number, in another order.
+        Assert.Equal(2, TensorCoreGemmKernel.Plan(Tokens, InDim, OutDim, multiprocessors: 8, terms: 2, WarpColumns(wide)).Splits);
         (float[] x, float[] w, float[] b) = Inputs(seed: 13);
-        float[] y = Run<SplitActivations>(x, w, b, multiprocessors: 8);
+        float[] y = Run<SplitActivations>(wide, x, w, b, multiprocessors: 8);
         AssertClose(x, w, b, y, Math.Pow(2, -16) + SumError);
     }
 
-    [Fact]
-    public void Rounded_activations_are_within_bf16_rounding()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Rounded_activations_are_within_bf16_rounding(bool wide)
     {
         (float[] x, float[] w, float[] b) = Inputs(seed: 12);
-        float[] y = Run<RoundedActivations>(x, w, b, multiprocessors: 1);
+        float[] y = Run<RoundedActivations>(wide, x, w, b, multiprocessors: 1);
 
         // One bf16 rounding of each activation: 2^-8 of it, plus the float32 sum as above.
         AssertClose(x, w, b, y, Math.Pow(2, -8) + SumError);
@@ -60,14 +68,16 @@ public sealed class TensorCoreGemmKernelTests
     /// split, the split-K sum pairs them instead.
     /// </summary>
     [Theory]
-    [InlineData(1)]
-    [InlineData(8)]
-    public void Silu_pairs_multiply_gate_and_up_in_the_epilogue(int multiprocessors)
+    [InlineData(1, false)]
+    [InlineData(8, false)]
+    [InlineData(1, true)]
+    [InlineData(8, true)]
+    public void Silu_pairs_multiply_gate_and_up_in_the_epilogue(int multiprocessors, bool wide)
     {
         const int intermediate = 72;
-        Assert.Equal(multiprocessors == 8 ? 2 : 1, TensorCoreGemmKernel.Plan(Tokens, InDim, 2 * intermediate, multiprocessors, terms: 2).Splits);
+        Assert.Equal(multiprocessors == 8 ? 2 : 1, TensorCoreGemmKernel.Plan(Tokens, InDim, 2 * intermediate, multiprocessors, terms: 2, WarpColumns(wide)).Splits);
         (float[] x, float[] w, _) = Inputs(seed: 14, outDim: 2 * intermediate);
-        float[] y = Run<SplitActivations>(x, w, new float[2 * intermediate], multiprocessors, 2 * intermediate, siluPairs: true);
+        float[] y = Run<SplitActivations>(wide, x, w, new float[2 * intermediate], multiprocessors, 2 * intermediate, siluPairs: true);
         double relative = Math.Pow(2, -16) + SumError;
         for (int t = 0; t < Tokens; t++)
         {
@@ -108,7 +118,9 @@ public sealed class TensorCoreGemmKernelTests
         return (x, w, b);
     }
 
-    private static float[] Run<TActivations>(float[] x, float[] w, float[] b, int multiprocessors, int outDim = OutDim, bool siluPairs = false)
+    private static int WarpColumns(bool wide) => wide ? default(WideTiles).WarpColumns : default(SquareTiles).WarpColumns;
+
+    private static float[] Run<TActivations>(bool wide, float[] x, float[] w, float[] b, int multiprocessors, int outDim = OutDim, bool siluPairs = false)
         where TActivations : struct, IGemmActivations
     {
         using var context = Context.Create(builder => builder.CPU(new CPUDevice(32, 8, 1)));
@@ -119,9 +131,12 @@ public sealed class TensorCoreGemmKernelTests
         using var ws = accelerator.Allocate1D(bits);
         using var bs = accelerator.Allocate1D(b);
         using var ys = accelerator.Allocate1D<float>(Tokens * (siluPairs ? outDim / 2 : outDim));
-        using var partials = accelerator.Allocate1D<float>(TensorCoreGemmKernel.MaxPartialFloats(multiprocessors));
+        TensorCoreGemms gemms = wide
+            ? TensorCoreGemms.Load<TActivations, EmulatedMma, WideTiles>(accelerator)
+            : TensorCoreGemms.Load<TActivations, EmulatedMma, SquareTiles>(accelerator);
+        using var partials = accelerator.Allocate1D<float>(gemms.MaxPartialFloats(multiprocessors));
         ys.MemSetToZero();
-        TensorCoreGemms.Load<TActivations, EmulatedMma>(accelerator).Run(accelerator.DefaultStream, xs.View, terms.View, ((ArrayView<ushort>)ws.View).Cast<Bf16x8>(),
+        gemms.Run(accelerator.DefaultStream, xs.View, terms.View, ((ArrayView<ushort>)ws.View).Cast<Bf16x8>(),
             bs.View, hasBias: !siluPairs, ys.View, partials.View, Tokens, InDim, outDim, multiprocessors, siluPairs: siluPairs);
         accelerator.Synchronize();
         return ys.GetAsArray1D();
@@ -155,17 +170,22 @@ public sealed class TensorCoreGemmKernelTests
 public sealed class TensorCoreGemmPtxTests
 {
     [Theory]
-    [InlineData(typeof(SplitActivations))]
-    [InlineData(typeof(RoundedActivations))]
-    public void The_inline_ptx_names_what_the_kernel_declares(Type activations)
+    [InlineData(typeof(SplitActivations), typeof(SquareTiles))]
+    [InlineData(typeof(RoundedActivations), typeof(SquareTiles))]
+    [InlineData(typeof(SplitActivations), typeof(WideTiles))]
+    [InlineData(typeof(RoundedActivations), typeof(WideTiles))]
+    public void The_inline_ptx_names_what_the_kernel_declares(Type activations, Type shape)
     {
         using var context = Context.Create(builder => builder.Cuda().EnableAlgorithms().Optimize(Specialized.Backends.Ilgpu.IlgpuBackend.KernelOptimization));
         using var backend = new ILGPU.Backends.PTX.PTXBackend(context, new ILGPU.Runtime.Cuda.CudaCapabilityContext(ILGPU.Runtime.Cuda.CudaArchitecture.SM_80),
             ILGPU.Runtime.Cuda.CudaArchitecture.SM_80, ILGPU.Runtime.Cuda.CudaInstructionSet.ISA_80, null);
-        var run = typeof(TensorCoreGemmKernel).GetMethod(nameof(TensorCoreGemmKernel.Run))!.MakeGenericMethod(activations, typeof(PtxGemmTile));
+        var run = typeof(TensorCoreGemmKernel).GetMethod(nameof(TensorCoreGemmKernel.Run))!.MakeGenericMethod(activations, typeof(PtxGemmTile), shape);
+        var specialization = (KernelSpecialization)typeof(TensorCoreGemmKernel).GetMethod(nameof(TensorCoreGemmKernel.Specialization))!.MakeGenericMethod(shape).Invoke(null, null)!;
         var kernel = (ILGPU.Backends.PTX.PTXCompiledKernel)backend.Compile(
-            ILGPU.Backends.EntryPoints.EntryPointDescription.FromExplicitlyGroupedKernel(run), TensorCoreGemmKernel.Specialization);
+            ILGPU.Backends.EntryPoints.EntryPointDescription.FromExplicitlyGroupedKernel(run), specialization);
         string ptx = kernel.PTXAssembly;
+
+        Assert.Contains($".maxntid {specialization.MaxNumThreadsPerGroup}, 1, 1", ptx);
 
         Assert.Contains(".extern .shared .align 16 .b8 __dyn_shared_alloca[];", ptx);
         Assert.DoesNotContain("__shared_alloca0", ptx);   // no static shared memory ahead of the stages

@@ -2,6 +2,8 @@ using ILGPU;
 using ILGPU.Runtime;
 using Specialized.Kernels;
 using Specialized.Models;
+// The tensor-core GEMM's tile: 128 x 256, 8 warps, one group an SM (see WideTiles).
+using EngineGemmShape = Specialized.Kernels.WideTiles;
 
 namespace Specialized.Backends.Ilgpu;
 
@@ -76,10 +78,10 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         {
             _tensorCoreGemm = (cuda, options.Bf16Activations) switch
             {
-                (true, false) => TensorCoreGemms.Load<SplitActivations, PtxMma>(accelerator),
-                (true, true) => TensorCoreGemms.Load<RoundedActivations, PtxMma>(accelerator),
-                (false, false) => TensorCoreGemms.Load<SplitActivations, EmulatedMma>(accelerator),
-                (false, true) => TensorCoreGemms.Load<RoundedActivations, EmulatedMma>(accelerator),
+                (true, false) => TensorCoreGemms.Load<SplitActivations, PtxMma, EngineGemmShape>(accelerator),
+                (true, true) => TensorCoreGemms.Load<RoundedActivations, PtxMma, EngineGemmShape>(accelerator),
+                (false, false) => TensorCoreGemms.Load<SplitActivations, EmulatedMma, EngineGemmShape>(accelerator),
+                (false, true) => TensorCoreGemms.Load<RoundedActivations, EmulatedMma, EngineGemmShape>(accelerator),
             };
             bool everyInputTiles = new[] { dims.HiddenSize, dims.IntermediateSize, dims.QSize }.All(n => n % TensorCoreGemmKernel.Depth == 0);
             if (!everyInputTiles)
@@ -162,7 +164,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
             // The hi and lo bf16 terms of the widest GEMM input of a full step.
             long widest = (long)Math.Max(options.MaxBatchTokens, options.MaxLogitRows) * Math.Max(dims.IntermediateSize, Math.Max(dims.HiddenSize, dims.QSize));
             _activationTerms = accelerator.Allocate1D<ushort>(2 * widest);
-            _splitKPartials = accelerator.Allocate1D<float>(TensorCoreGemmKernel.MaxPartialFloats(accelerator.NumMultiprocessors));
+            _splitKPartials = accelerator.Allocate1D<float>(_tensorCoreGemm.MaxPartialFloats(accelerator.NumMultiprocessors));
         }
         // Attention groups that keep the GPU busy: two per multiprocessor. Fewer (block, KV head) groups split the keys.
         _attentionTargetGroups = 2 * accelerator.NumMultiprocessors;
@@ -396,11 +398,11 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     public const int TensorCoreFromTokens = 16;
 
     /// <summary>
-    /// A grid this wide (the LM head: 1,187 tiles) takes the tensor-core GEMM from the fifth token on, where the GEMV
-    /// starts reading its weights twice: on an H200 the 151,936 x 896 GEMV at 16 rows took 895 us (ncu), four reads
-    /// of 272 MB, where one read at the card's bandwidth is ~70 us.
+    /// A projection this wide (the LM head: 151,936 outputs) takes the tensor-core GEMM from the fifth token on, where
+    /// the GEMV starts reading its weights twice: on an H200 the 151,936 x 896 GEMV at 16 rows took 895 us (ncu), four
+    /// reads of 272 MB, where one read at the card's bandwidth is ~70 us.
     /// </summary>
-    public const int WideTensorCoreMinTiles = 512;
+    public const int WideTensorCoreMinOutputs = 65_536;
 
     /// <summary>
     /// A projection's input rows: plain, or (with a norm) the residual stream to RMS-normalize first, with the scratch
@@ -422,7 +424,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     private Route RouteFor(int tokens, int outDim, int inDim)
     {
         bool tensorCores = tokens >= TensorCoreFromTokens
-            || (tokens > LinearKernel.TokensPerWarp && TensorCoreGemmKernel.Tiles(tokens, outDim) >= WideTensorCoreMinTiles);
+            || (tokens > LinearKernel.TokensPerWarp && outDim >= WideTensorCoreMinOutputs);
         if (_tensorCoreGemm is not null && tensorCores && inDim % TensorCoreGemmKernel.Depth == 0) return Route.TensorCore;
         if (_gemm is not null && tokens >= GemmFromTokens) return Route.Simt;
         return Route.Gemv;
