@@ -37,8 +37,18 @@ Type ptxMma = T("PtxMma"), f32Kv = T("Float32Kv");
 
 using var context = Context.Create(builder => builder.Cuda().EnableAlgorithms().Optimize(Specialized.Backends.Ilgpu.IlgpuBackend.KernelOptimization));
 using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_80), CudaArchitecture.SM_80, CudaInstructionSet.ISA_80, null);
-foreach ((string name, Type[] arguments) in kernels)
+var all = System.Diagnostics.Stopwatch.StartNew();
+bool bg = Environment.GetEnvironmentVariable("BG") == "1";
+var background = kernels.Where(k => k.Kernel.Contains("Attention") && k.Kernel != "ExtendAttentionKernel" && k.Kernel != "AttentionCombineKernel").ToArray();
+var foreground = kernels.Except(background).ToArray();
+Task? task = bg ? Task.Run(() => { foreach (var k in background) Compile(k); }) : null;
+foreach (var k in foreground) Compile(k);
+Console.WriteLine($"foreground: {all.ElapsedMilliseconds} ms");
+if (task is null) foreach (var k in background) Compile(k); else task.Wait();
+Console.WriteLine($"all: {all.ElapsedMilliseconds} ms");
+void Compile((string Kernel, Type[] Arguments) k)
 {
+    var (name, arguments) = k;
     MethodInfo run = T(name).GetMethod("Run", BindingFlags.Public | BindingFlags.Static)!;
     if (run.IsGenericMethodDefinition) run = run.MakeGenericMethod(arguments);
     // Launch bounds where the engine loads the kernel with them (per tile shape TensorCoreGemmKernel.Specialization<TShape>(),

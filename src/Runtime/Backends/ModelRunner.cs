@@ -6,7 +6,7 @@ namespace Specialized.Backends;
 /// <summary>
 /// Sizes a model runner allocates for. <paramref name="CudaGraphMaxBatch"/>: the largest decode batch replayed as a
 /// CUDA graph (0: none), where the backend can record them. <paramref name="BackgroundCompile"/>: kernels that only
-/// make some steps faster (on CUDA the tensor-core prefill and decode attention) compile in the background, and steps run with
+/// make some steps faster (on CUDA the tensor-core GEMM and the prefill and decode attention) compile in the background, and steps run with
 /// the other kernels until they are ready; the engine sets it for its time to first token, while checks and
 /// benchmarks leave it off so that they always run the kernel they mean to. <paramref name="Bf16Activations"/>: the
 /// tensor-core GEMMs round their inputs to bf16, as PyTorch's bf16 inference does, for about half their tensor work;

@@ -27,13 +27,12 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, TDims> _norm;
     private readonly Gemvs _gemv;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, ArrayView<float>, int, int, int>? _gemm;
-    private readonly TensorCoreGemms? _tensorCoreGemm;
     private readonly MemoryBuffer1D<ushort, Stride1D.Dense>? _activationTerms;
     private readonly MemoryBuffer1D<float, Stride1D.Dense>? _splitKPartials;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims> _ropeKv;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>? _attention;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>? _extendAttention;
-    private readonly Task<TensorCoreAttention>? _tensorCoreAttention;
+    private readonly Task<TensorCoreKernels>? _tensorCores;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, TDims>? _combineAttention;
     private readonly MemoryBuffer1D<float, Stride1D.Dense>? _attentionPartials;
     private readonly int _attentionTargetGroups;
@@ -74,47 +73,52 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         // Only the kernels this model's shapes use: compiling one costs a good part of a second at start-up. The
         // tensor-core GEMM needs 32-wide input slices; the block attention at most MaxRows query heads per KV head and
         // head rows of whole 16-byte pieces; the SIMT GEMM and the warp-per-row attention cover the shapes they don't.
-        if (accelerator.MaxNumThreadsPerGroup >= GemmKernel.GroupSize)
+        bool tensorCoreGemm = accelerator.MaxNumThreadsPerGroup >= GemmKernel.GroupSize;
+        if (tensorCoreGemm && !new[] { dims.HiddenSize, dims.IntermediateSize, dims.QSize }.All(n => n % TensorCoreGemmKernel.Depth == 0))
         {
-            _tensorCoreGemm = (cuda, options.Bf16Activations) switch
-            {
-                (true, false) => TensorCoreGemms.Load<SplitActivations, PtxMma, EngineGemmShape>(accelerator),
-                (true, true) => TensorCoreGemms.Load<RoundedActivations, PtxMma, EngineGemmShape>(accelerator),
-                (false, false) => TensorCoreGemms.Load<SplitActivations, EmulatedMma, EngineGemmShape>(accelerator),
-                (false, true) => TensorCoreGemms.Load<RoundedActivations, EmulatedMma, EngineGemmShape>(accelerator),
-            };
-            bool everyInputTiles = new[] { dims.HiddenSize, dims.IntermediateSize, dims.QSize }.All(n => n % TensorCoreGemmKernel.Depth == 0);
-            if (!everyInputTiles)
-            {
-                _gemm = accelerator.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, ArrayView<float>, int, int, int>(GemmKernel.Run);
-            }
+            _gemm = accelerator.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, ArrayView<float>, int, int, int>(GemmKernel.Run);
         }
         // The cache's writer and the SIMT attention, for the cache's format (the block kernel where the model's shapes
         // and the device's groups allow it, else the warp-per-row one).
         bool blockAttention = accelerator.MaxNumThreadsPerGroup >= ExtendAttentionKernel.GroupSize && ExtendAttentionKernel.Supports(dims);
         (_ropeKv, _extendAttention, _attention) = bf16Kv ? LoadCacheKernels<Bf16Kv>() : LoadCacheKernels<Float32Kv>();
         // Attention on tensor cores: for prefill, head rows of whole k16 steps and at most 64 query heads per KV head;
-        // for decode tokens, where the model allows (DecodeAttentionKernel.Supports), a kernel of its own. The prefill
-        // kernel is the largest by far (~0.7 s of ILGPU compilation and more of PTX JIT), so with BackgroundCompile on
-        // CUDA both compile while the engine starts: until they are ready, attention runs on the kernels above. On
-        // ILGPU's CPU accelerator they load here, so tests always exercise them.
-        if (accelerator.MaxNumThreadsPerGroup >= TensorCoreAttentionKernel.GroupSize && TensorCoreAttentionKernel.Supports(dims))
-        {
-            _decodeOnTensorCores = accelerator.MaxNumThreadsPerGroup >= DecodeAttentionKernel.GroupSize && DecodeAttentionKernel.Supports(dims);
-            _tensorCoreAttention = cuda && options.BackgroundCompile
-                ? Task.Run(() =>
-                {
-                    accelerator.Bind();   // CUDA's current context is per thread: module loading needs it on this one
-                    return LoadTensorCoreAttention<PtxMma>();
-                })
-                : Task.FromResult(cuda ? LoadTensorCoreAttention<PtxMma>() : LoadTensorCoreAttention<EmulatedMma>());
-        }
-        if (_extendAttention is not null || _tensorCoreAttention is not null)
+        // for decode tokens, where the model allows (DecodeAttentionKernel.Supports), a kernel of its own.
+        bool tensorCoreAttention = accelerator.MaxNumThreadsPerGroup >= TensorCoreAttentionKernel.GroupSize && TensorCoreAttentionKernel.Supports(dims);
+        _decodeOnTensorCores = tensorCoreAttention && accelerator.MaxNumThreadsPerGroup >= DecodeAttentionKernel.GroupSize && DecodeAttentionKernel.Supports(dims);
+        if (_extendAttention is not null || tensorCoreAttention)
         {
             _combineAttention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, TDims>(AttentionCombineKernel.Run);
         }
         _siluMul = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, TDims>(SiluMulKernel.Run);
         _gather = accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(GatherRowsKernel.Run);
+        // The tensor-core kernels are the largest by far (ILGPU takes ~0.3 s on the GEMM and ~0.7 s on the prefill
+        // attention, the driver's PTX JIT more on a machine's first run), and a first token needs none of them: with
+        // BackgroundCompile on CUDA they compile after the kernels above, on another thread, while the engine starts
+        // serving; until they are ready projections run on the GEMV and attention on the SIMT kernels. They start
+        // only now because ILGPU compiles one kernel at a time (its frontend holds a context-wide lock): started
+        // first, they held up the kernels above. On ILGPU's CPU accelerator they load here, so tests always exercise them.
+        if (tensorCoreGemm || tensorCoreAttention)
+        {
+            TensorCoreKernels LoadTensorCores() => new(
+                tensorCoreGemm ? LoadTensorCoreGemm() : null,
+                tensorCoreAttention ? (cuda ? LoadTensorCoreAttention<PtxMma>() : LoadTensorCoreAttention<EmulatedMma>()) : null);
+            _tensorCores = cuda && options.BackgroundCompile
+                ? Task.Run(() =>
+                {
+                    accelerator.Bind();   // CUDA's current context is per thread: module loading needs it on this one
+                    return LoadTensorCores();
+                })
+                : Task.FromResult(LoadTensorCores());
+        }
+
+        TensorCoreGemms LoadTensorCoreGemm() => (cuda, options.Bf16Activations) switch
+        {
+            (true, false) => TensorCoreGemms.Load<SplitActivations, PtxMma, EngineGemmShape>(accelerator),
+            (true, true) => TensorCoreGemms.Load<RoundedActivations, PtxMma, EngineGemmShape>(accelerator),
+            (false, false) => TensorCoreGemms.Load<SplitActivations, EmulatedMma, EngineGemmShape>(accelerator),
+            (false, true) => TensorCoreGemms.Load<RoundedActivations, EmulatedMma, EngineGemmShape>(accelerator),
+        };
 
         (Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims>,
             Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>?,
@@ -141,7 +145,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         progress?.Report(new EngineLoadProgress(EngineLoadStage.AllocatingKvCache));
         // Room for the index arrays of a full step and the page tables of a full KV pool (twice: shared prefixes repeat).
         _batch = new DeviceBatch(accelerator, ExtendAttentionKernel.TokensPerBlock(dims.GroupSize),
-            _tensorCoreAttention is null ? 0 : TensorCoreAttentionKernel.TokensPerBlock(dims.GroupSize), _decodeOnTensorCores,
+            tensorCoreAttention ? TensorCoreAttentionKernel.TokensPerBlock(dims.GroupSize) : 0, _decodeOnTensorCores,
             10L * options.MaxBatchTokens + 2L * options.Kv.NumPages + 64);
         var rope = RotaryTable.For(dims, options.MaxPositions);
         _cos = accelerator.Allocate1D(rope.Cos);
@@ -159,19 +163,19 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
             _values[l] = accelerator.Allocate1D<float>(cacheLength);
         }
         _gathered = accelerator.Allocate1D<float>((long)options.MaxLogitRows * dims.HiddenSize);
-        if (_tensorCoreGemm is not null)
+        if (tensorCoreGemm)
         {
             // The hi and lo bf16 terms of the widest GEMM input of a full step.
             long widest = (long)Math.Max(options.MaxBatchTokens, options.MaxLogitRows) * Math.Max(dims.IntermediateSize, Math.Max(dims.HiddenSize, dims.QSize));
             _activationTerms = accelerator.Allocate1D<ushort>(2 * widest);
-            _splitKPartials = accelerator.Allocate1D<float>(_tensorCoreGemm.MaxPartialFloats(accelerator.NumMultiprocessors));
+            _splitKPartials = accelerator.Allocate1D<float>(TensorCoreGemmKernel.MaxPartialFloats(accelerator.NumMultiprocessors, default(EngineGemmShape).WarpColumns));
         }
         // Attention groups that keep the GPU busy: two per multiprocessor. Fewer (block, KV head) groups split the keys.
         _attentionTargetGroups = 2 * accelerator.NumMultiprocessors;
         if (_combineAttention is not null)
         {
             // Split keys only while the groups are fewer than the target, so groups x splits stays under twice it.
-            int rows = _tensorCoreAttention is null ? ExtendAttentionKernel.MaxRows : TensorCoreAttentionKernel.Rows;
+            int rows = tensorCoreAttention ? TensorCoreAttentionKernel.Rows : ExtendAttentionKernel.MaxRows;
             _attentionPartials = accelerator.Allocate1D<float>(2L * _attentionTargetGroups * rows * ExtendAttentionKernel.PartialSize);
         }
         int graphBatch = Math.Min(options.CudaGraphMaxBatch, Math.Min(options.MaxBatchTokens, options.MaxLogitRows));
@@ -188,8 +192,8 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     public bool TryRun(ForwardBatch batch, Action<ForwardBatch> forward)
     {
         if (_decodeGraphs is null || !_decodeGraphs.Serves(batch)) return false;
-        // A graph keeps the kernels it was recorded with: none is recorded before the tensor-core attention is ready.
-        if (_tensorCoreAttention is { IsCompleted: false }) return false;
+        // A graph keeps the kernels it was recorded with: none is recorded before the tensor-core kernels are ready.
+        if (_tensorCores is { IsCompleted: false }) return false;
         int size = _decodeGraphs.PaddedSize(batch.TokenCount);
         ForwardBatch padded = _decodeGraphs.Pad(batch, size);
         PaddedSteps++;
@@ -257,7 +261,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
                 return;
             case Route.TensorCore:
                 // SiLU in the GEMM's epilogue: gate and up never leave registers.
-                _tensorCoreGemm!.Run(_stream, input.X, _activationTerms!.View, w.B16Octets, _empty.View, false, y, _splitKPartials!.View,
+                ReadyTensorCores()!.Gemm!.Run(_stream, input.X, _activationTerms!.View, w.B16Octets, _empty.View, false, y, _splitKPartials!.View,
                     tokens, inDim, outDim, _accelerator.NumMultiprocessors, input.Norm, _dims.RmsNormEps, siluPairs: true);
                 return;
             default:
@@ -282,10 +286,9 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         // With the decode kernel, every step attends on tensor cores: the sequences that bring one token on it, the
         // others on the prefill kernel (two launches writing disjoint rows). Without it, the prefill kernel takes a
         // step whose sequences bring two tokens or more on average (its list then holds every sequence).
-        bool tensorCores = _tensorCoreAttention is not null && (_decodeOnTensorCores || UseTensorCoreAttention(batch.TokenCount, batch.SequenceCount));
-        if (tensorCores && TensorCoreAttentionReady())
+        bool tensorCores = _decodeOnTensorCores || UseTensorCoreAttention(batch.TokenCount, batch.SequenceCount);
+        if (tensorCores && ReadyTensorCores()?.Attention is TensorCoreAttention kernels)
         {
-            TensorCoreAttention kernels = _tensorCoreAttention!.Result;
             if (_batch.TensorCoreAttentionBlockCount > 0)
             {
                 BlockAttention(kernels.Prefill, _batch.TensorCoreAttentionBlocks, _batch.TensorCoreAttentionBlockCount,
@@ -345,14 +348,15 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         }
     }
 
-    /// <summary>Whether the background compilation of the tensor-core attention is done; its failure surfaces here.</summary>
-    private bool TensorCoreAttentionReady()
+    /// <summary>The tensor-core kernels once their background compilation is done (null before, or where none apply); its failure surfaces here.</summary>
+    private TensorCoreKernels? ReadyTensorCores()
     {
-        if (_tensorCoreAttention!.IsFaulted)
+        if (_tensorCores is null) return null;
+        if (_tensorCores.IsFaulted)
         {
-            throw new InvalidOperationException("Compiling the tensor-core attention kernel failed.", _tensorCoreAttention.Exception!.InnerException);
+            throw new InvalidOperationException("Compiling the tensor-core kernels failed.", _tensorCores.Exception!.InnerException);
         }
-        return _tensorCoreAttention.IsCompletedSuccessfully;
+        return _tensorCores.IsCompletedSuccessfully ? _tensorCores.Result : null;
     }
 
     /// <summary>
@@ -425,7 +429,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     {
         bool tensorCores = tokens >= TensorCoreFromTokens
             || (tokens > LinearKernel.TokensPerWarp && outDim >= WideTensorCoreMinOutputs);
-        if (_tensorCoreGemm is not null && tensorCores && inDim % TensorCoreGemmKernel.Depth == 0) return Route.TensorCore;
+        if (tensorCores && inDim % TensorCoreGemmKernel.Depth == 0 && ReadyTensorCores()?.Gemm is not null) return Route.TensorCore;
         if (_gemm is not null && tokens >= GemmFromTokens) return Route.Simt;
         return Route.Gemv;
     }
@@ -438,7 +442,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         switch (RouteFor(tokens, outDim, inDim))
         {
             case Route.TensorCore:
-                _tensorCoreGemm!.Run(_stream, input.X, _activationTerms!.View, weight.B16Octets, bias?.F32 ?? _empty.View, bias is not null, y, _splitKPartials!.View,
+                ReadyTensorCores()!.Gemm!.Run(_stream, input.X, _activationTerms!.View, weight.B16Octets, bias?.F32 ?? _empty.View, bias is not null, y, _splitKPartials!.View,
                     tokens, inDim, outDim, _accelerator.NumMultiprocessors, input.Norm, _dims.RmsNormEps, add);
                 return;
             case Route.Simt:
@@ -468,6 +472,9 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
 
     private KernelConfig Elementwise(int count) => new((count + _groupSize - 1) / _groupSize, _groupSize);
 
+    /// <summary>The kernels compiled in the background: the tensor-core GEMM, and the attention where the model allows it.</summary>
+    private sealed record TensorCoreKernels(TensorCoreGemms? Gemm, TensorCoreAttention? Attention);
+
     /// <summary>The tensor-core attention kernels: prefill, and decode where the model allows it.</summary>
     private sealed record TensorCoreAttention(
         Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims> Prefill,
@@ -478,7 +485,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         // A compilation still running holds the accelerator: let it finish (its result or failure no longer matters).
         try
         {
-            _tensorCoreAttention?.Wait();
+            _tensorCores?.Wait();
         }
         catch (AggregateException)
         {
