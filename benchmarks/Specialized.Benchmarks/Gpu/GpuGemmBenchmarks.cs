@@ -27,9 +27,15 @@ public class GpuGemmBenchmarks
     [ParamsSource(nameof(Shapes))]
     public GemmShape Shape { get; set; } = null!;
 
-    /// <summary>A prefill (4096), a decode batch of 512 requests (the offline benchmark's regime) and one of 64.</summary>
-    [Params(64, 512, 4096)]
+    /// <summary>
+    /// A prefill (4096), a decode batch of 512 requests (the offline benchmark's regime) and one of 64; or the list in
+    /// SPECIALIZED_GEMM_TOKENS (e.g. "4096"), for a device call short of time.
+    /// </summary>
+    [ParamsSource(nameof(TokenCounts))]
     public int Tokens { get; set; }
+
+    public static IEnumerable<int> TokenCounts =>
+        Environment.GetEnvironmentVariable("SPECIALIZED_GEMM_TOKENS") is { Length: > 0 } list ? list.Split(',').Select(int.Parse) : [64, 512, 4096];
 
     public static IEnumerable<GemmShape> Shapes => GemmShape.LayerProjections;
 
