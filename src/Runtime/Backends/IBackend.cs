@@ -46,4 +46,15 @@ public interface IWeightSource
     void WriteBFloat16(Span<ushort> destination);
 
     void WriteFloat32(Span<float> destination);
+
+    /// <summary>
+    /// The parameter's bytes as the checkpoint stores them, when they already are <paramref name="dtype"/> and in one
+    /// piece (one tensor of under 2 GiB, memory-mapped), so a backend can copy them to its device without a host
+    /// buffer of its own; otherwise false, and the Write methods convert.
+    /// </summary>
+    bool TryGetStored(DType dtype, out ReadOnlySpan<byte> bytes)
+    {
+        bytes = default;
+        return false;
+    }
 }

@@ -126,6 +126,13 @@ public sealed class ParameterPlan : IWeightSource
 
     public void WriteFloat32(Span<float> destination) => CopyTo(MemoryMarshal.AsBytes(destination), DType.Float32);
 
+    public bool TryGetStored(DType dtype, out ReadOnlySpan<byte> bytes)
+    {
+        bool stored = Sources.Count == 1 && CheckpointDType == dtype && Sources[0].ByteLength == ElementCount * ElementSize(dtype) && Sources[0].ByteLength <= int.MaxValue;
+        bytes = stored ? Sources[0].Bytes : default;
+        return stored;
+    }
+
     /// <summary>Writes the whole parameter into <paramref name="destination"/>, which must hold exactly that many elements of <paramref name="dtype"/>.</summary>
     public void CopyTo(Span<byte> destination, DType dtype)
     {

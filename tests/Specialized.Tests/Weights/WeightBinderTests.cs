@@ -50,6 +50,14 @@ public sealed class WeightBinderTests
         var raw = new byte[qkv.ElementCount * 2];
         qkv.CopyTo(raw, DType.BFloat16);
         Assert.Equal(qkv.Sources.SelectMany(s => s.Bytes.ToArray()), raw);
+
+        // A backend may take one stored tensor's bytes as they lie in the file, in the dtype they are stored in; a
+        // stacked parameter, or another dtype, it must ask the Write methods for.
+        ParameterPlan o = plan.Parameters.Single(p => p.Parameter == weights.Layers[0].OProj);
+        Assert.True(((IWeightSource)o).TryGetStored(DType.BFloat16, out ReadOnlySpan<byte> stored));
+        Assert.True(stored.SequenceEqual(o.Sources.Single().Bytes));
+        Assert.False(((IWeightSource)o).TryGetStored(DType.Float32, out _));
+        Assert.False(((IWeightSource)qkv).TryGetStored(DType.BFloat16, out _));
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
@@ -96,11 +97,20 @@ public sealed class IlgpuBackend : IBackend
         int[] shape = [.. parameter.Shape];
         if (shape.Length == 2)
         {
-            // Matrices go to the GPU as bfloat16 whatever the checkpoint holds: the kernels stream bf16.
-            var host = new ushort[parameter.ElementCount];
-            source.WriteBFloat16(host);
+            // Matrices go to the GPU as bfloat16 whatever the checkpoint holds: the kernels stream bf16. A bf16
+            // checkpoint's tensor goes straight from the mapped file (no host array to allocate, fill and copy: at
+            // start-up, ~1 GB for the 0.5B model).
             var t = IlgpuTensor.BFloat16(_accelerator, shape);
-            t.B16.CopyFromCPU(_stream, host);
+            if (source.TryGetStored(DType.BFloat16, out ReadOnlySpan<byte> stored))
+            {
+                ((ArrayView1D<ushort, Stride1D.Dense>)t.B16).CopyFromCPU(_stream, MemoryMarshal.Cast<byte, ushort>(stored));
+            }
+            else
+            {
+                var host = new ushort[parameter.ElementCount];
+                source.WriteBFloat16(host);
+                t.B16.CopyFromCPU(_stream, host);
+            }
             _stream.Synchronize();
             return t;
         }
