@@ -8,7 +8,7 @@ namespace Specialized.Benchmarks.Gpu;
 /// <summary>
 /// The GEMMs of a Qwen2.5-0.5B layer at 4096 tokens (prefill) and 64 (a decode batch): the SIMT tiled GEMM (baseline) against the tensor-core
 /// GEMM with float32-faithful split activations (the engine's) and with bf16-rounded activations (PyTorch's bf16
-/// arithmetic), in 128 x 256 tiles (<see cref="WideTiles"/>, the engine's) and in 128 x 128 (<see cref="SquareTiles"/>), each with the activation pass before it and, where the grid is small, its split of K and the sum after. Each operation is <see cref="Launches"/> launches and one synchronisation. TFLOP/s counts 2·M·N·K;
+/// arithmetic), in 128 x 128 tiles (<see cref="SquareTiles"/>, the engine's) and in 128 x 256 (<see cref="WideTiles"/>), each with the activation pass before it and, where the grid is small, its split of K and the sum after. Each operation is <see cref="Launches"/> launches and one synchronisation. TFLOP/s counts 2·M·N·K;
 /// tools/device/gpu-bench.sh times torch.matmul on the same shapes for the ratio the speed issue asks for.
 /// </summary>
 [Config(typeof(Config))]
@@ -22,7 +22,7 @@ public class GpuGemmBenchmarks
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, ArrayView<float>, int, int, int> _simt = null!;
     private MemoryBuffer1D<ushort, Stride1D.Dense> _terms = null!;
     private MemoryBuffer1D<float, Stride1D.Dense> _partials = null!;
-    private TensorCoreGemms _split = null!, _rounded = null!, _splitSquare = null!, _roundedSquare = null!;
+    private TensorCoreGemms _split = null!, _rounded = null!, _splitWide = null!, _roundedWide = null!;
 
     [ParamsSource(nameof(Shapes))]
     public GemmShape Shape { get; set; } = null!;
@@ -51,11 +51,11 @@ public class GpuGemmBenchmarks
         _y = a.Allocate1D<float>((long)Tokens * Shape.OutDim);
         _simt = a.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, ArrayView<float>, int, int, int>(GemmKernel.Run);
         _terms = a.Allocate1D<ushort>(2L * Tokens * Shape.InDim);
-        _split = TensorCoreGemms.Load<SplitActivations, PtxMma, WideTiles>(a);
-        _rounded = TensorCoreGemms.Load<RoundedActivations, PtxMma, WideTiles>(a);
-        _splitSquare = TensorCoreGemms.Load<SplitActivations, PtxMma, SquareTiles>(a);
-        _roundedSquare = TensorCoreGemms.Load<RoundedActivations, PtxMma, SquareTiles>(a);
-        _partials = a.Allocate1D<float>(Math.Max(_split.MaxPartialFloats(a.NumMultiprocessors), _splitSquare.MaxPartialFloats(a.NumMultiprocessors)));
+        _split = TensorCoreGemms.Load<SplitActivations, PtxMma, SquareTiles>(a);
+        _rounded = TensorCoreGemms.Load<RoundedActivations, PtxMma, SquareTiles>(a);
+        _splitWide = TensorCoreGemms.Load<SplitActivations, PtxMma, WideTiles>(a);
+        _roundedWide = TensorCoreGemms.Load<RoundedActivations, PtxMma, WideTiles>(a);
+        _partials = a.Allocate1D<float>(Math.Max(_split.MaxPartialFloats(a.NumMultiprocessors), _splitWide.MaxPartialFloats(a.NumMultiprocessors)));
     }
 
     [GlobalCleanup]
@@ -89,12 +89,12 @@ public class GpuGemmBenchmarks
     [Benchmark(OperationsPerInvoke = Launches)]
     public void TensorCoreRounded() => TensorCore(_rounded);
 
-    /// <summary>The same in 128 x 128 tiles of 4 warps, two groups an SM.</summary>
+    /// <summary>The same in 128 x 256 tiles of 8 warps, one group an SM.</summary>
     [Benchmark(OperationsPerInvoke = Launches)]
-    public void TensorCoreSplitSquare() => TensorCore(_splitSquare);
+    public void TensorCoreSplitWide() => TensorCore(_splitWide);
 
     [Benchmark(OperationsPerInvoke = Launches)]
-    public void TensorCoreRoundedSquare() => TensorCore(_roundedSquare);
+    public void TensorCoreRoundedWide() => TensorCore(_roundedWide);
 
     /// <summary>Launches as the engine does (<see cref="TensorCoreGemms.Run"/>: terms, GEMM, split-K sum; all timed).</summary>
     private void TensorCore(TensorCoreGemms gemms)

@@ -42,6 +42,9 @@ public interface IModelRunner : IDisposable
     /// int per row crosses to the host. Valid until the next call.
     /// </summary>
     ReadOnlyMemory<int> ForwardGreedy(ForwardBatch batch);
+
+    /// <summary>Completes when the kernels that compile in the background (<see cref="RunnerOptions.BackgroundCompile"/>) are ready.</summary>
+    Task KernelsCompiled => Task.CompletedTask;
 }
 
 /// <summary>The host-side results of one step. The arrays are reused by the next step.</summary>
@@ -84,6 +87,8 @@ public sealed class ModelRunner<TDims> : IModelRunner where TDims : struct, IQwe
     public IBackend Backend { get; }
 
     public bool IsSpecialized { get; }
+
+    public Task KernelsCompiled => _kernels is IBackgroundCompilation c ? c.Compiled : Task.CompletedTask;
 
     public IWeightTree Weights => _model.Weights;
 

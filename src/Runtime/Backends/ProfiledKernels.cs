@@ -26,7 +26,7 @@ public interface IDeviceClock
 /// them show as the difference between a step's total and the sum of its operations. For finding where the GPU time
 /// goes (tools/device: <c>SPECIALIZED_PROFILE_OPS=file</c>), not for serving.
 /// </summary>
-public sealed class ProfiledKernels<TDims> : IQwen2Kernels<TDims>, IDisposable where TDims : struct, IQwen2Dims
+public sealed class ProfiledKernels<TDims> : IQwen2Kernels<TDims>, IBackgroundCompilation, IDisposable where TDims : struct, IQwen2Dims
 {
     private readonly IQwen2Kernels<TDims> _inner;
     private readonly IDeviceClock _clock;
@@ -36,6 +36,8 @@ public sealed class ProfiledKernels<TDims> : IQwen2Kernels<TDims>, IDisposable w
     private readonly Dictionary<string, (int Steps, double Ms)> _steps = [];
     private string _step = "";
     private object? _stepStart, _lastEnd;
+
+    public Task Compiled => _inner is IBackgroundCompilation c ? c.Compiled : Task.CompletedTask;
 
     public ProfiledKernels(IQwen2Kernels<TDims> inner, IDeviceClock clock, string? reportPath)
     {

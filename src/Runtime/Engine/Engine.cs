@@ -120,6 +120,13 @@ public sealed class Engine : IDisposable, IAsyncDisposable
     /// <summary>"cpu" or "cuda".</summary>
     public string Device => _backend.Name;
 
+    /// <summary>
+    /// Completes when the kernels that compile after <see cref="Create"/> returns are ready (on CUDA the tensor-core
+    /// GEMM and attention, which a first token does not need): until then requests are served, on slower kernels.
+    /// Await it before measuring steady-state speed. Faults if that compilation failed.
+    /// </summary>
+    public Task KernelsCompiled => _model.Runner.KernelsCompiled;
+
     public int ContextLength { get; }
 
     /// <summary>The checkpoint's tokenizer; null when it has no tokenizer.json (then prompts are token ids and Text is null).</summary>

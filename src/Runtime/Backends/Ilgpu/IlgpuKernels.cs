@@ -2,8 +2,9 @@ using ILGPU;
 using ILGPU.Runtime;
 using Specialized.Kernels;
 using Specialized.Models;
-// The tensor-core GEMM's tile: 128 x 256, 8 warps, one group an SM (see WideTiles).
-using EngineGemmShape = Specialized.Kernels.WideTiles;
+// The tensor-core GEMM's tile: 128 x 128, 4 warps, two groups an SM, the shape measured on the H100 (benchmarks/RESULTS.md).
+// WideTiles (128 x 256) compiles, passes the same tests and runs in the GEMM suite beside it; not yet timed on a GPU.
+using EngineGemmShape = Specialized.Kernels.SquareTiles;
 
 namespace Specialized.Backends.Ilgpu;
 
@@ -12,7 +13,7 @@ namespace Specialized.Backends.Ilgpu;
 /// the sizes are literals in the PTX. The same kernels run on CUDA and, in tests, on ILGPU's CPU accelerator.
 /// All work goes to one stream in order; nothing synchronises inside a step.
 /// </summary>
-public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepReplay, IDisposable where TDims : struct, IQwen2Dims
+public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepReplay, IBackgroundCompilation, IDisposable where TDims : struct, IQwen2Dims
 {
     private readonly Accelerator _accelerator;
     private readonly AcceleratorStream _stream;
@@ -181,6 +182,9 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         int graphBatch = Math.Min(options.CudaGraphMaxBatch, Math.Min(options.MaxBatchTokens, options.MaxLogitRows));
         if (graphBatch > 0) _decodeGraphs = new DecodeGraphs(graphBatch, scratchPage: options.Kv.NumPages);
     }
+
+    /// <summary>The tensor-core kernels' compilation (done at creation where it does not run in the background).</summary>
+    public Task Compiled => _tensorCores ?? Task.CompletedTask;
 
     /// <summary>Decode steps run padded to a graph size (replayed on CUDA, launched on the CPU accelerator).</summary>
     internal int PaddedSteps { get; private set; }
