@@ -22,6 +22,8 @@ Type ptxMma = T("PtxMma"), f32Kv = T("Float32Kv");
     ("TensorCoreGemmKernel", [T("RoundedActivations"), T("PtxGemmTile"), T("WideTiles")]),
     ("TensorCoreGemmKernel", [T("SplitActivations"), T("PtxGemmTile"), T("SquareTiles")]),
     ("TensorCoreGemmKernel", [T("RoundedActivations"), T("PtxGemmTile"), T("SquareTiles")]),
+    ("TensorCoreGemmKernel", [T("SplitActivations"), T("PtxGemmTile"), T("TallTiles")]),
+    ("TensorCoreGemmKernel", [T("RoundedActivations"), T("PtxGemmTile"), T("TallTiles")]),
     ("ActivationSplitKernel", [T("SplitActivations"), ptxMma]),
     ("LinearKernel", [T("PlainRows")]),
     ("LinearKernel", [T("NormedRows")]),

@@ -8,7 +8,7 @@ namespace Specialized.Benchmarks.Gpu;
 /// <summary>
 /// The GEMMs of a Qwen2.5-0.5B layer at 4096 tokens (prefill) and 64 (a decode batch): the SIMT tiled GEMM (baseline) against the tensor-core
 /// GEMM with float32-faithful split activations (the engine's) and with bf16-rounded activations (PyTorch's bf16
-/// arithmetic), in 128 x 128 tiles (<see cref="SquareTiles"/>, the engine's) and in 128 x 256 (<see cref="WideTiles"/>), each with the activation pass before it and, where the grid is small, its split of K and the sum after. Each operation is <see cref="Launches"/> launches and one synchronisation. TFLOP/s counts 2·M·N·K;
+/// arithmetic), in 128 x 128 tiles (<see cref="SquareTiles"/>, the engine's), 128 x 256 (<see cref="WideTiles"/>) and 256 x 128 (<see cref="TallTiles"/>), each with the activation pass before it and, where the grid is small, its split of K and the sum after. Each operation is <see cref="Launches"/> launches and one synchronisation. TFLOP/s counts 2·M·N·K;
 /// tools/device/gpu-bench.sh times torch.matmul on the same shapes for the ratio the speed issue asks for.
 /// </summary>
 [Config(typeof(Config))]
@@ -22,7 +22,7 @@ public class GpuGemmBenchmarks
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, ArrayView<float>, int, int, int> _simt = null!;
     private MemoryBuffer1D<ushort, Stride1D.Dense> _terms = null!;
     private MemoryBuffer1D<float, Stride1D.Dense> _partials = null!;
-    private TensorCoreGemms _split = null!, _rounded = null!, _splitWide = null!, _roundedWide = null!;
+    private TensorCoreGemms _split = null!, _rounded = null!, _splitWide = null!, _roundedWide = null!, _splitTall = null!, _roundedTall = null!;
 
     [ParamsSource(nameof(Shapes))]
     public GemmShape Shape { get; set; } = null!;
@@ -55,7 +55,9 @@ public class GpuGemmBenchmarks
         _rounded = TensorCoreGemms.Load<RoundedActivations, PtxMma, SquareTiles>(a);
         _splitWide = TensorCoreGemms.Load<SplitActivations, PtxMma, WideTiles>(a);
         _roundedWide = TensorCoreGemms.Load<RoundedActivations, PtxMma, WideTiles>(a);
-        _partials = a.Allocate1D<float>(Math.Max(_split.MaxPartialFloats(a.NumMultiprocessors), _splitWide.MaxPartialFloats(a.NumMultiprocessors)));
+        _splitTall = TensorCoreGemms.Load<SplitActivations, PtxMma, TallTiles>(a);
+        _roundedTall = TensorCoreGemms.Load<RoundedActivations, PtxMma, TallTiles>(a);
+        _partials = a.Allocate1D<float>(new[] { _split, _splitWide, _splitTall }.Max(g => g.MaxPartialFloats(a.NumMultiprocessors)));
     }
 
     [GlobalCleanup]
@@ -95,6 +97,13 @@ public class GpuGemmBenchmarks
 
     [Benchmark(OperationsPerInvoke = Launches)]
     public void TensorCoreRoundedWide() => TensorCore(_roundedWide);
+
+    /// <summary>The same in 256 x 128 tiles of 8 warps, one group an SM.</summary>
+    [Benchmark(OperationsPerInvoke = Launches)]
+    public void TensorCoreSplitTall() => TensorCore(_splitTall);
+
+    [Benchmark(OperationsPerInvoke = Launches)]
+    public void TensorCoreRoundedTall() => TensorCore(_roundedTall);
 
     /// <summary>Launches as the engine does (<see cref="TensorCoreGemms.Run"/>: terms, GEMM, split-K sum; all timed).</summary>
     private void TensorCore(TensorCoreGemms gemms)

@@ -41,19 +41,22 @@ internal interface IGemmTile<TSelf> where TSelf : struct, IGemmTile<TSelf>
     CFragment Fragment(int index);
 }
 
-/// <summary>The chunks a lane names to ldmatrix in stage 0: A's first 16-row block at k16 steps 0 and 1, and B's first 8-wide tile.</summary>
-internal readonly struct GemmFragmentChunks(int a0, int a1, int b)
+/// <summary>
+/// The chunks a lane names to ldmatrix in stage 0: A's first 16-row block at k16 steps 0 and 1, and B's first 8-wide
+/// tile (after the activations' terms, <paramref name="termChunks"/> each: 512 for 128 rows, 1,024 for 256).
+/// </summary>
+internal readonly struct GemmFragmentChunks(int a0, int a1, int b, int termChunks)
 {
     public readonly int A0 = a0, A1 = a1, B = b;
+
+    /// <summary>Chunks between the hi and the lo term of A: one term's slice.</summary>
+    public readonly int TermChunks = termChunks;
 
     /// <summary>Chunks between the A fragments of two 16-row blocks (16 rows of 4 chunks).</summary>
     public const int BlockChunks = 64;
 
     /// <summary>Chunks between two 8-wide B tiles (8 rows).</summary>
     public const int TileChunks = 32;
-
-    /// <summary>Chunks between the hi and the lo term of A: one operand's slice (128 rows).</summary>
-    public const int TermChunks = 512;
 }
 
 /// <summary>
@@ -101,9 +104,11 @@ internal readonly struct PtxGemmTile : IGemmTile<PtxGemmTile>
 
     public PtxGemmTile Add(ArrayView<Bf16x8> tiles, int stage, GemmFragmentChunks at, int terms, ArrayView<uint> exchange)
     {
-        uint b = 16u * (uint)(stage + terms * GemmFragmentChunks.TermChunks + at.B), a0 = 16u * (uint)(stage + at.A0), a1 = 16u * (uint)(stage + at.A1);
-        if (terms == 2) CudaAsm.Emit(SplitSlice, b, a0, a1);
-        else CudaAsm.Emit(RoundedSlice, b, a0, a1);
+        uint b = 16u * (uint)(stage + terms * at.TermChunks + at.B), a0 = 16u * (uint)(stage + at.A0), a1 = 16u * (uint)(stage + at.A1);
+        // The lo term's offset is an immediate: one string per term size (a constant where the kernel calls this).
+        if (terms == 1) CudaAsm.Emit(RoundedSlice, b, a0, a1);
+        else if (at.TermChunks == 512) CudaAsm.Emit(SplitSlice, b, a0, a1);
+        else CudaAsm.Emit(SplitSliceTall, b, a0, a1);
         return this;
     }
 
@@ -172,7 +177,7 @@ internal readonly struct PtxGemmTile : IGemmTile<PtxGemmTile>
 
     // A slice: SliceStart, then Term once per term, then "}". %0: B's first tile for this lane (matrix i = k chunk i, so
     // b4n..b4n+3 are tile n's fragments for steps 0 and 1); %1, %2: A's first block at steps 0 and 1 (sa0, sa1). Blocks
-    // are 1,024 bytes apart, B tiles 512; the lo term's A is 8,192 bytes after the hi term's.
+    // are 1,024 bytes apart, B tiles 512; the lo term's A is one term's slice (8,192 or 16,384 bytes) after the hi term's.
 
     /// <summary>The slice's registers, its base addresses and the B fragments (8 ldmatrix), which every term shares.</summary>
     private const string SliceStart = """
@@ -267,8 +272,11 @@ internal readonly struct PtxGemmTile : IGemmTile<PtxGemmTile>
     /// <summary>One term: 8 + 8 ldmatrix, 64 MMAs.</summary>
     private const string RoundedSlice = SliceStart + "\n" + Term + "\n}";
 
-    /// <summary>Two terms: 8 + 16 ldmatrix, 128 MMAs (the B fragments serve both).</summary>
+    /// <summary>Two terms: 8 + 16 ldmatrix, 128 MMAs (the B fragments serve both); the lo term 128 rows (8,192 bytes) after the hi.</summary>
     private const string SplitSlice = SliceStart + "\n" + Term + "\nadd.u32 sa0, sa0, 8192; add.u32 sa1, sa1, 8192;\n" + Term + "\n}";
+
+    /// <summary>The same for 256-row tiles (<see cref="TallTiles"/>): the lo term 16,384 bytes after the hi.</summary>
+    private const string SplitSliceTall = SliceStart + "\n" + Term + "\nadd.u32 sa0, sa0, 16384; add.u32 sa1, sa1, 16384;\n" + Term + "\n}";
 }
 
 /// <summary>
@@ -292,14 +300,14 @@ internal readonly struct EmulatedGemmTile(EmulatedGemmTile.Row r0, EmulatedGemmT
 
     public EmulatedGemmTile Add(ArrayView<Bf16x8> tiles, int stage, GemmFragmentChunks at, int terms, ArrayView<uint> exchange)
     {
-        int b = stage + terms * GemmFragmentChunks.TermChunks + at.B;
+        int b = stage + terms * at.TermChunks + at.B;
         var bs = new BTiles(
             LoadMatrices(tiles, b, exchange), LoadMatrices(tiles, b + GemmFragmentChunks.TileChunks, exchange),
             LoadMatrices(tiles, b + 2 * GemmFragmentChunks.TileChunks, exchange), LoadMatrices(tiles, b + 3 * GemmFragmentChunks.TileChunks, exchange),
             LoadMatrices(tiles, b + 4 * GemmFragmentChunks.TileChunks, exchange), LoadMatrices(tiles, b + 5 * GemmFragmentChunks.TileChunks, exchange),
             LoadMatrices(tiles, b + 6 * GemmFragmentChunks.TileChunks, exchange), LoadMatrices(tiles, b + 7 * GemmFragmentChunks.TileChunks, exchange));
         EmulatedGemmTile c = AddTerm(tiles, stage + at.A0, stage + at.A1, bs, exchange);
-        int lo = GemmFragmentChunks.TermChunks;
+        int lo = at.TermChunks;
         return terms == 2 ? c.AddTerm(tiles, stage + lo + at.A0, stage + lo + at.A1, bs, exchange) : c;
     }
 

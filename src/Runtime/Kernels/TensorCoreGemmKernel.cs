@@ -28,25 +28,73 @@ internal readonly struct RoundedActivations : IGemmActivations
 }
 
 /// <summary>
-/// The tile a group of a <see cref="TensorCoreGemmKernel"/> computes: two rows of warps (128 rows of Y) by
-/// <see cref="WarpColumns"/> columns of warps (64 columns of Y each), every warp a 64 x 64 block.
+/// The tile a group of a <see cref="TensorCoreGemmKernel"/> computes: <see cref="WarpRows"/> rows of warps (64 rows of
+/// Y each) by <see cref="WarpColumns"/> columns of warps (64 columns each), every warp a 64 x 64 block; 4 or 8 warps.
 /// </summary>
 internal interface IGemmShape
 {
-    /// <summary>2: a 128 x 128 tile of 4 warps, two groups an SM. 4: 128 x 256 of 8 warps, one group an SM.</summary>
+    int WarpRows { get; }
+
     int WarpColumns { get; }
 }
 
 /// <summary>128 x 128 tiles: 4 warps, two groups an SM, each slice 64 FLOP per staged byte (rounded activations).</summary>
 internal readonly struct SquareTiles : IGemmShape
 {
+    public int WarpRows => 2;
+
     public int WarpColumns => 2;
 }
 
-/// <summary>128 x 256 tiles: 8 warps, one group an SM; each staged slice feeds 85 FLOP a byte (rounded), a third more than a square tile's.</summary>
+/// <summary>
+/// 128 x 256 tiles: 8 warps, one group an SM; each staged slice feeds 85 FLOP a byte (rounded), a third more than a
+/// square tile's. For wide outputs (gate_up's 9,728 columns are 38 tiles; 896 would leave half a tile idle).
+/// </summary>
 internal readonly struct WideTiles : IGemmShape
 {
+    public int WarpRows => 2;
+
     public int WarpColumns => 4;
+}
+
+/// <summary>256 x 128 tiles: 8 warps, one group an SM, as <see cref="WideTiles"/> but over tokens: for the narrow outputs (896, 1,152 columns: 7 and 9 tiles).</summary>
+internal readonly struct TallTiles : IGemmShape
+{
+    public int WarpRows => 4;
+
+    public int WarpColumns => 2;
+}
+
+/// <summary>The sizes that follow from a <see cref="IGemmShape"/>: the tile, the group, its shared-memory stages.</summary>
+internal readonly struct GemmTiling(int warpRows, int warpColumns)
+{
+    public readonly int WarpRows = warpRows, WarpColumns = warpColumns;
+
+    public static GemmTiling Of<TShape>() where TShape : struct, IGemmShape => new(default(TShape).WarpRows, default(TShape).WarpColumns);
+
+    public int TileM => 64 * WarpRows;
+
+    public int TileN => 64 * WarpColumns;
+
+    public int GroupSize => 32 * WarpRows * WarpColumns;
+
+    /// <summary>
+    /// Groups an SM holds: threads of at most 255 registers (the 128 accumulators) fill half of its registers at 4
+    /// warps, all of them at 8; shared memory (at most 2 x 96 or 128 KB) allows as many.
+    /// </summary>
+    public int GroupsPerMultiprocessor => WarpRows * WarpColumns == 4 ? 2 : 1;
+
+    /// <summary>Chunks of one activation term's slice in a stage: TileM rows of 32 bf16.</summary>
+    public int TermChunks => TileM * TensorCoreGemmKernel.RowChunks;
+
+    /// <summary>Chunks of a stage: the activations' terms, then W's 32-deep rows of the tile's columns.</summary>
+    public int StageChunks(int terms) => terms * TermChunks + TileN * TensorCoreGemmKernel.RowChunks;
+
+    /// <summary>Dynamic shared memory a group takes, in 16-byte chunks: every stage's activation terms and W.</summary>
+    public int SharedChunks(int terms) => TensorCoreGemmKernel.Stages * StageChunks(terms);
+
+    /// <summary>The most floats the partial sums of a planned split take: a tile's worth per group slot.</summary>
+    public long MaxPartialFloats(int multiprocessors) => (long)GroupsPerMultiprocessor * multiprocessors * TileM * TileN;
 }
 
 /// <summary>
@@ -54,9 +102,9 @@ internal readonly struct WideTiles : IGemmShape
 /// <c>columns</c> = <see cref="GemmColumns.SiluPairs"/>, W is the MLP's [gate | up] and Y[t, i] = silu(gate_i)·up_i, see
 /// <see cref="PairedRow"/>): PTX
 /// <c>mma.sync.m16n8k16</c> on bf16 with float32 accumulation, through ILGPU's inline PTX. A group of 4 warps computes
-/// a 128 x 128 tile of Y (<see cref="SquareTiles"/>; 8 warps a 128 x 256 tile with <see cref="WideTiles"/>), each warp a
-/// 64 x 64 block (4 x 8 MMA tiles of 16 x 8): per MMA, a warp then reads 128 bytes of fragments from shared memory (a
-/// 64 x 32 block reads 192).
+/// a 128 x 128 tile of Y (<see cref="SquareTiles"/>; 8 warps a 128 x 256 or 256 x 128 tile with <see cref="WideTiles"/>,
+/// <see cref="TallTiles"/>), each warp a 64 x 64 block (4 x 8 MMA tiles of 16 x 8): per MMA, a warp then reads 128
+/// bytes of fragments from shared memory (a 64 x 32 block reads 192).
 /// <para>
 /// <b>A pipeline of <see cref="Stages"/> shared-memory stages fed by <c>cp.async</c>.</b> The tile's 32-deep slices of
 /// X (its bf16 terms, from <see cref="ActivationSplitKernel"/>) and of W are copied from global into shared memory by
@@ -86,66 +134,39 @@ internal readonly struct WideTiles : IGemmShape
 /// </summary>
 internal static class TensorCoreGemmKernel
 {
-    public const int TileM = 128;
     public const int Depth = 32;
-
-    /// <summary>Columns of Y a tile of <paramref name="warpColumns"/> columns of 64-wide warps covers.</summary>
-    public static int TileN(int warpColumns) => 64 * warpColumns;
-
-    /// <summary>Threads of a group: two rows of <paramref name="warpColumns"/> warps.</summary>
-    public static int GroupSize(int warpColumns) => 64 * warpColumns;
 
     /// <summary>Shared-memory stages: slices in flight while one is multiplied (a power of two: the stage of slice i is i &amp; (Stages - 1)).</summary>
     public const int Stages = 4;
 
     /// <summary>16-byte chunks in a staged row: 32 bf16.</summary>
-    private const int RowChunks = Depth / 8;
-
-    /// <summary>Chunks of one activation term's slice: 128 rows, 8 KB.</summary>
-    private const int OperandChunks = TileM * RowChunks;
-
-    /// <summary>
-    /// Groups an SM holds: threads of at most 255 registers (the 128 accumulators) fill half of its registers at 4
-    /// warps, all of them at 8; shared memory (at most 2 x 96 or 128 KB) allows as many.
-    /// </summary>
-    public static int GroupsPerMultiprocessor(int warpColumns) => warpColumns == 2 ? 2 : 1;
+    internal const int RowChunks = Depth / 8;
 
     /// <summary>The launch bounds the kernel of this shape is compiled with (PTX <c>.maxntid</c>, <c>.minnctapersm</c>).</summary>
     public static ILGPU.Runtime.KernelSpecialization Specialization<TShape>() where TShape : struct, IGemmShape
     {
-        int warpColumns = default(TShape).WarpColumns;
-        return new(GroupSize(warpColumns), GroupsPerMultiprocessor(warpColumns));
+        GemmTiling tiling = GemmTiling.Of<TShape>();
+        return new(tiling.GroupSize, tiling.GroupsPerMultiprocessor);
     }
-
-    /// <summary>Chunks of a stage: the activations' terms, then W's 32-deep rows of the tile's columns.</summary>
-    private static int StageChunks(int terms, int warpColumns) => terms * OperandChunks + TileN(warpColumns) * RowChunks;
-
-    /// <summary>Dynamic shared memory a group takes, in 16-byte chunks: every stage's activation terms and W.</summary>
-    public static int SharedChunks(int terms, int warpColumns) => Stages * StageChunks(terms, warpColumns);
 
     /// <summary>
     /// The launch for Y [tokens, outDim] = X [tokens, inDim] Wᵀ on a card of <paramref name="multiprocessors"/> SMs:
     /// the tile grid and, when it fills less than half of the card's group slots and outDim is whole float quads, a
     /// split of K into up to as many parts as fill them (each at least two slices). Splits = 1: the kernel writes Y.
-    /// The group's dynamic shared memory is <see cref="SharedChunks"/> for the activations' <paramref name="terms"/>.
+    /// The group's dynamic shared memory is <see cref="GemmTiling.SharedChunks"/> for the activations' <paramref name="terms"/>.
     /// </summary>
-    public static GemmPlan Plan(int tokens, int inDim, int outDim, int multiprocessors, int terms, int warpColumns)
+    public static GemmPlan Plan(int tokens, int inDim, int outDim, int multiprocessors, int terms, GemmTiling tiling)
     {
-        int tileN = TileN(warpColumns);
-        int columns = (outDim + tileN - 1) / tileN, rows = (tokens + TileM - 1) / TileM, slices = inDim / Depth;
-        int tiles = columns * rows, slots = GroupsPerMultiprocessor(warpColumns) * multiprocessors;
+        int columns = (outDim + tiling.TileN - 1) / tiling.TileN, rows = (tokens + tiling.TileM - 1) / tiling.TileM, slices = inDim / Depth;
+        int tiles = columns * rows, slots = tiling.GroupsPerMultiprocessor * multiprocessors;
         int splits = 1;
         if (2 * tiles <= slots && outDim % 4 == 0) splits = Math.Max(1, Math.Min(slots / tiles, slices / 2));
         int slicesPerSplit = (slices + splits - 1) / splits;
         splits = (slices + slicesPerSplit - 1) / slicesPerSplit;
-        var config = new KernelConfig(new Index3D(columns, rows, splits), new Index3D(GroupSize(warpColumns), 1, 1),
-            SharedMemoryConfig.RequestDynamic<Bf16x8>(SharedChunks(terms, warpColumns)));
+        var config = new KernelConfig(new Index3D(columns, rows, splits), new Index3D(tiling.GroupSize, 1, 1),
+            SharedMemoryConfig.RequestDynamic<Bf16x8>(tiling.SharedChunks(terms)));
         return new GemmPlan(config, splits, slicesPerSplit);
     }
-
-    /// <summary>The most floats the partial sums of a planned split take: a tile's worth per group slot.</summary>
-    public static long MaxPartialFloats(int multiprocessors, int warpColumns) =>
-        (long)GroupsPerMultiprocessor(warpColumns) * multiprocessors * TileM * TileN(warpColumns);
 
     /// <param name="xHi">The activations' hi bf16 terms [tokens, inDim] (<see cref="ActivationSplitKernel"/>).</param>
     /// <param name="xLo">Their lo terms, read only with split activations.</param>
@@ -159,26 +180,27 @@ internal static class TensorCoreGemmKernel
         where TActivations : struct, IGemmActivations where TTile : struct, IGemmTile<TTile> where TShape : struct, IGemmShape
     {
         TTile c = default(TTile).Zero();
-        int terms = activations.Terms, warpColumns = default(TShape).WarpColumns, tileN = TileN(warpColumns);
+        GemmTiling tiling = GemmTiling.Of<TShape>();
+        int terms = activations.Terms, warpColumns = tiling.WarpColumns, termChunks = tiling.TermChunks;
         ArrayView<Bf16x8> tiles = SharedMemory.GetDynamic<Bf16x8>();
-        ArrayView<uint> exchange = SharedMemory.Allocate<uint>(c.ExchangeWords * GroupSize(warpColumns));
+        ArrayView<uint> exchange = SharedMemory.Allocate<uint>(c.ExchangeWords * tiling.GroupSize);
         // Shifts, not Warp.WarpIdx (a signed division): ptxas recomputes these inside the loop rather than hold them.
         int t = Group.IdxX, lane = t & 31, warp = t >> 5;
         int g = lane >> 2, q = lane & 3;
-        int n0 = Grid.IdxX * tileN, m0 = Grid.IdxY * TileM;
+        int n0 = Grid.IdxX * tiling.TileN, m0 = Grid.IdxY * tiling.TileM;
         int kBegin = Grid.IdxZ * slicesPerSplit * Depth, kEnd = Math.Min(inDim, kBegin + slicesPerSplit * Depth);
-        int slices = (kEnd - kBegin) / Depth, stageChunks = StageChunks(terms, warpColumns);
+        int slices = (kEnd - kBegin) / Depth, stageChunks = tiling.StageChunks(terms);
         int columnBits = warpColumns == 2 ? 1 : 2;
         int warpRow = (warp >> columnBits) * 64, warpCol = (warp & (warpColumns - 1)) * 64;
 
-        // Each thread copies chunk t % 4 of rows t / 4 + p·G / 4 (p = 0..3, G the group's threads) of W a slice, and of
-        // X the ones of them below 128 (all four with 4 warps, two with 8). Rows past the edge copy the last row
-        // instead: an output depends only on its own X row and W row, so those feed only outputs that are never
-        // stored, and the copies need no predicate and no zeroing.
-        int row = t >> 2, quad = t & 3, stride = inDim / 8, apart = GroupSize(warpColumns) / 4;
+        // Each thread copies chunk t % 4 of rows t / 4 + p·G / 4 (p = 0..3, G the group's threads) of each operand a
+        // slice, those of them within the tile: all four with 4 warps; with 8, four of the 256-row operand and two of
+        // the 128-row one. Rows past the edge copy the last row instead: an output depends only on its own X row and W
+        // row, so those feed only outputs that are never stored, and the copies need no predicate and no zeroing.
+        int row = t >> 2, quad = t & 3, stride = inDim / 8, apart = tiling.GroupSize / 4;
         int lastX = tokens - 1, lastW = outDim - 1;
         var copy = new SliceCopy(
-            Swizzled(row, quad), 4 * apart, TileM / apart,
+            Swizzled(row, quad), 4 * apart, termChunks, tiling.TileM / apart, tiling.TileN / apart,
             new Rows4(Math.Min(m0 + row, lastX), Math.Min(m0 + row + apart, lastX), Math.Min(m0 + row + 2 * apart, lastX), Math.Min(m0 + row + 3 * apart, lastX), stride, quad),
             new Rows4(WeightRow(Math.Min(n0 + row, lastW), columns, outDim), WeightRow(Math.Min(n0 + row + apart, lastW), columns, outDim),
                 WeightRow(Math.Min(n0 + row + 2 * apart, lastW), columns, outDim), WeightRow(Math.Min(n0 + row + 3 * apart, lastW), columns, outDim), stride, quad));
@@ -188,7 +210,7 @@ internal static class TensorCoreGemmKernel
         // (64 chunks) on. B: row lane % 8 of the warp's first 8-wide tile, chunk lane / 8 (matrix i = chunk i: both steps'
         // fragments); the next tiles are 8 rows on. Rows 8 apart share their swizzle.
         int aRow = warpRow + (lane & 7) + ((lane >> 3) & 1) * 8, half = lane >> 4;
-        var fragments = new GemmFragmentChunks(Swizzled(aRow, half), Swizzled(aRow, 2 + half), Swizzled(warpCol + (lane & 7), lane >> 3));
+        var fragments = new GemmFragmentChunks(Swizzled(aRow, half), Swizzled(aRow, 2 + half), Swizzled(warpCol + (lane & 7), lane >> 3), termChunks);
 
         for (int s = 0; s < Stages - 1; s++)
         {
@@ -281,11 +303,12 @@ internal static class TensorCoreGemmKernel
 
     /// <summary>
     /// A thread's copies of a slice: its chunk in the slice (rows r + p·G / 4: the same swizzle, <paramref name="apart"/>
-    /// chunks apart), how many of X's rows it copies (<paramref name="xRows"/>: 4 or 2), and its sources' rows.
+    /// chunks apart), the chunks of an activation term's slice, how many of X's and of W's rows it copies
+    /// (<paramref name="xRows"/>, <paramref name="wRows"/>: 4 or 2), and its sources' rows.
     /// </summary>
-    private readonly struct SliceCopy(int to, int apart, int xRows, Rows4 x, Rows4 w)
+    private readonly struct SliceCopy(int to, int apart, int termChunks, int xRows, int wRows, Rows4 x, Rows4 w)
     {
-        private readonly int _to = to, _apart = apart, _xRows = xRows;
+        private readonly int _to = to, _apart = apart, _termChunks = termChunks, _xRows = xRows, _wRows = wRows;
         private readonly Rows4 _x = x, _w = w;
 
         /// <summary>Copies the slice at octet <paramref name="k"/> of K into the stage at chunk <paramref name="stage"/>.</summary>
@@ -294,8 +317,8 @@ internal static class TensorCoreGemmKernel
         {
             int at = stage + _to;
             Operand(mma, tiles, at, xHi, sources.XHi, _x, _xRows, k);
-            if (terms == 2) Operand(mma, tiles, at + OperandChunks, xLo, sources.XLo, _x, _xRows, k);
-            Operand(mma, tiles, at + terms * OperandChunks, weight, sources.Weight, _w, 4, k);
+            if (terms == 2) Operand(mma, tiles, at + _termChunks, xLo, sources.XLo, _x, _xRows, k);
+            Operand(mma, tiles, at + terms * _termChunks, weight, sources.Weight, _w, _wRows, k);
         }
 
         private void Operand<TTile>(TTile mma, ArrayView<Bf16x8> tiles, int at, ArrayView<Bf16x8> source, long address, Rows4 rows, int count, int k)

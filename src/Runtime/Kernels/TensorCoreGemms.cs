@@ -22,29 +22,30 @@ internal sealed class TensorCoreGemms
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, float> _normedTerms;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, GemmSources, ArrayView<float>, int, int, int, ArrayView<float>, int, int, int, int> _gemm;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<float>, int, int, int, ArrayView<Float4>, int, int, int> _sum;
-    private readonly int _activationTerms, _warpColumns;
+    private readonly int _activationTerms;
+    private readonly GemmTiling _tiling;
 
     private TensorCoreGemms(
         Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int> terms,
         Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, float> normedTerms,
         Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, GemmSources, ArrayView<float>, int, int, int, ArrayView<float>, int, int, int, int> gemm,
         Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<float>, int, int, int, ArrayView<Float4>, int, int, int> sum,
-        int activationTerms, int warpColumns)
+        int activationTerms, GemmTiling tiling)
     {
         _terms = terms;
         _normedTerms = normedTerms;
         _gemm = gemm;
         _sum = sum;
         _activationTerms = activationTerms;
-        _warpColumns = warpColumns;
+        _tiling = tiling;
     }
 
     /// <summary>The most floats a split of K's partial sums take on a card of <paramref name="multiprocessors"/> SMs (the <c>partials</c> of <see cref="Run"/>).</summary>
-    public long MaxPartialFloats(int multiprocessors) => TensorCoreGemmKernel.MaxPartialFloats(multiprocessors, _warpColumns);
+    public long MaxPartialFloats(int multiprocessors) => _tiling.MaxPartialFloats(multiprocessors);
 
     /// <summary>The launch <see cref="Run"/> makes for these sizes.</summary>
     public GemmPlan Plan(int tokens, int inDim, int outDim, int multiprocessors) =>
-        TensorCoreGemmKernel.Plan(tokens, inDim, outDim, multiprocessors, _activationTerms, _warpColumns);
+        TensorCoreGemmKernel.Plan(tokens, inDim, outDim, multiprocessors, _activationTerms, _tiling);
 
     /// <summary>Compiles the four kernels (the GEMM with its launch bounds) on <paramref name="accelerator"/>.</summary>
     public static TensorCoreGemms Load<TActivations, TMma, TShape>(Accelerator accelerator)
@@ -55,11 +56,12 @@ internal sealed class TensorCoreGemms
             ActivationSplitKernel.RunNormed<TActivations, TMma>);
         // The warp tile that goes with the instruction: PTX on CUDA, the emulation elsewhere.
         var gemm = typeof(TMma) == typeof(PtxMma) ? LoadGemm<TActivations, PtxGemmTile, TShape>(accelerator) : LoadGemm<TActivations, EmulatedGemmTile, TShape>(accelerator);
-        int activationTerms = default(TActivations).Terms, warpColumns = default(TShape).WarpColumns;
+        int activationTerms = default(TActivations).Terms;
+        GemmTiling tiling = GemmTiling.Of<TShape>();
         // Above 48 KB a group's dynamic shared memory must be allowed per function (cuFuncSetAttribute).
         if (gemm.GetKernel() is CudaKernel cuda)
         {
-            int bytes = 16 * TensorCoreGemmKernel.SharedChunks(activationTerms, warpColumns);
+            int bytes = 16 * tiling.SharedChunks(activationTerms);
             int result = cuFuncSetAttribute(cuda.FunctionPtr, MaxDynamicSharedSizeBytes, bytes);
             if (result != 0) throw new InvalidOperationException($"cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES, {bytes}) failed with CUDA error {result}.");
         }
@@ -69,7 +71,7 @@ internal sealed class TensorCoreGemms
             (stream, config, hi, lo, w, sources, bias, hasBias, accumulate, siluPairs, y, tokens, inDim, outDim, slicesPerSplit) =>
                 gemm(stream, config, hi, lo, w, sources, bias, hasBias, accumulate, siluPairs, y, tokens, inDim, outDim, slicesPerSplit, default),
             accelerator.LoadKernel<ArrayView<Float4>, ArrayView<float>, int, int, int, ArrayView<Float4>, int, int, int>(SplitKSumKernel.Run),
-            activationTerms, warpColumns);
+            activationTerms, tiling);
     }
 
     private static Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, GemmSources, ArrayView<float>, int, int, int, ArrayView<float>, int, int, int, int, TActivations>

@@ -14,20 +14,21 @@ namespace Specialized.Tests.Backends;
 /// scripts check that). Shapes are ragged in rows and columns so the edge paths run: 200 x 136 over 160 inputs is 2 x 2
 /// tiles of 128 x 128 (the last row of tiles has 72 rows: of a thread's four staged rows the last one or two lie past it), five 32-deep
 /// slices (the four cp.async stages, the first reused), or with K split in two, parts of three and two slices. Every
-/// case runs in both tile shapes: in 128 x 256 tiles (8 warps) the columns are one tile, two of its four warp columns
-/// wholly past the edge.
+/// case runs in the three tile shapes: in 128 x 256 tiles (8 warps) the columns are one tile, two of its four warp
+/// columns wholly past the edge; in 256 x 128 the rows are one tile, its last warp row wholly past the edge.
 /// </summary>
 public sealed class TensorCoreGemmKernelTests
 {
     private const int Tokens = 200, InDim = 160, OutDim = 136;
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Split_activations_give_a_float32_faithful_product(bool wide)
+    [InlineData(Shape.Square)]
+    [InlineData(Shape.Wide)]
+    [InlineData(Shape.Tall)]
+    public void Split_activations_give_a_float32_faithful_product(Shape shape)
     {
         (float[] x, float[] w, float[] b) = Inputs(seed: 11);
-        float[] y = Run<SplitActivations>(wide, x, w, b, multiprocessors: 1);
+        float[] y = Run<SplitActivations>(shape, x, w, b, multiprocessors: 1);
 
         // Each activation is carried by two bf16 terms to within 2^-16 of itself (each rounding keeps 8 significant
         // bits), the bf16 weights and the products are exact in float32, and InDim float32 additions add at most
@@ -37,26 +38,28 @@ public sealed class TensorCoreGemmKernelTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void A_split_of_k_adds_its_partial_sums_to_the_same_product(bool wide)
+    [InlineData(Shape.Square)]
+    [InlineData(Shape.Wide)]
+    [InlineData(Shape.Tall)]
+    public void A_split_of_k_adds_its_partial_sums_to_the_same_product(Shape shape)
     {
-        // Eight SMs hold 16 square groups (8 wide ones); the 4 tiles (2 wide) fill a quarter of them, so K splits in
-        // two (3 + 2 slices), and the partial sums meet in SplitKSumKernel, which adds the bias. The bound is the one
+        // Eight SMs hold 16 square groups (8 of 8 warps); the 4 square tiles (2 of the others) fill a quarter of them,
+        // so K splits in two (3 + 2 slices), and the partial sums meet in SplitKSumKernel, which adds the bias. The bound is the one
         // above: the additions are the same in number, in another order.
-        Assert.Equal(2, TensorCoreGemmKernel.Plan(Tokens, InDim, OutDim, multiprocessors: 8, terms: 2, WarpColumns(wide)).Splits);
+        Assert.Equal(2, TensorCoreGemmKernel.Plan(Tokens, InDim, OutDim, multiprocessors: 8, terms: 2, Tiling(shape)).Splits);
         (float[] x, float[] w, float[] b) = Inputs(seed: 13);
-        float[] y = Run<SplitActivations>(wide, x, w, b, multiprocessors: 8);
+        float[] y = Run<SplitActivations>(shape, x, w, b, multiprocessors: 8);
         AssertClose(x, w, b, y, Math.Pow(2, -16) + SumError);
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Rounded_activations_are_within_bf16_rounding(bool wide)
+    [InlineData(Shape.Square)]
+    [InlineData(Shape.Wide)]
+    [InlineData(Shape.Tall)]
+    public void Rounded_activations_are_within_bf16_rounding(Shape shape)
     {
         (float[] x, float[] w, float[] b) = Inputs(seed: 12);
-        float[] y = Run<RoundedActivations>(wide, x, w, b, multiprocessors: 1);
+        float[] y = Run<RoundedActivations>(shape, x, w, b, multiprocessors: 1);
 
         // One bf16 rounding of each activation: 2^-8 of it, plus the float32 sum as above.
         AssertClose(x, w, b, y, Math.Pow(2, -8) + SumError);
@@ -68,16 +71,17 @@ public sealed class TensorCoreGemmKernelTests
     /// split, the split-K sum pairs them instead.
     /// </summary>
     [Theory]
-    [InlineData(1, false)]
-    [InlineData(8, false)]
-    [InlineData(1, true)]
-    [InlineData(8, true)]
-    public void Silu_pairs_multiply_gate_and_up_in_the_epilogue(int multiprocessors, bool wide)
+    [InlineData(1, Shape.Square)]
+    [InlineData(8, Shape.Square)]
+    [InlineData(1, Shape.Wide)]
+    [InlineData(8, Shape.Wide)]
+    [InlineData(8, Shape.Tall)]
+    public void Silu_pairs_multiply_gate_and_up_in_the_epilogue(int multiprocessors, Shape shape)
     {
         const int intermediate = 72;
-        Assert.Equal(multiprocessors == 8 ? 2 : 1, TensorCoreGemmKernel.Plan(Tokens, InDim, 2 * intermediate, multiprocessors, terms: 2, WarpColumns(wide)).Splits);
+        Assert.Equal(multiprocessors == 8 ? 2 : 1, TensorCoreGemmKernel.Plan(Tokens, InDim, 2 * intermediate, multiprocessors, terms: 2, Tiling(shape)).Splits);
         (float[] x, float[] w, _) = Inputs(seed: 14, outDim: 2 * intermediate);
-        float[] y = Run<SplitActivations>(wide, x, w, new float[2 * intermediate], multiprocessors, 2 * intermediate, siluPairs: true);
+        float[] y = Run<SplitActivations>(shape, x, w, new float[2 * intermediate], multiprocessors, 2 * intermediate, siluPairs: true);
         double relative = Math.Pow(2, -16) + SumError;
         for (int t = 0; t < Tokens; t++)
         {
@@ -118,9 +122,21 @@ public sealed class TensorCoreGemmKernelTests
         return (x, w, b);
     }
 
-    private static int WarpColumns(bool wide) => wide ? default(WideTiles).WarpColumns : default(SquareTiles).WarpColumns;
+    public enum Shape
+    {
+        Square,
+        Wide,
+        Tall,
+    }
 
-    private static float[] Run<TActivations>(bool wide, float[] x, float[] w, float[] b, int multiprocessors, int outDim = OutDim, bool siluPairs = false)
+    private static GemmTiling Tiling(Shape shape) => shape switch
+    {
+        Shape.Square => GemmTiling.Of<SquareTiles>(),
+        Shape.Wide => GemmTiling.Of<WideTiles>(),
+        _ => GemmTiling.Of<TallTiles>(),
+    };
+
+    private static float[] Run<TActivations>(Shape shape, float[] x, float[] w, float[] b, int multiprocessors, int outDim = OutDim, bool siluPairs = false)
         where TActivations : struct, IGemmActivations
     {
         using var context = Context.Create(builder => builder.CPU(new CPUDevice(32, 8, 1)));
@@ -131,9 +147,12 @@ public sealed class TensorCoreGemmKernelTests
         using var ws = accelerator.Allocate1D(bits);
         using var bs = accelerator.Allocate1D(b);
         using var ys = accelerator.Allocate1D<float>(Tokens * (siluPairs ? outDim / 2 : outDim));
-        TensorCoreGemms gemms = wide
-            ? TensorCoreGemms.Load<TActivations, EmulatedMma, WideTiles>(accelerator)
-            : TensorCoreGemms.Load<TActivations, EmulatedMma, SquareTiles>(accelerator);
+        TensorCoreGemms gemms = shape switch
+        {
+            Shape.Square => TensorCoreGemms.Load<TActivations, EmulatedMma, SquareTiles>(accelerator),
+            Shape.Wide => TensorCoreGemms.Load<TActivations, EmulatedMma, WideTiles>(accelerator),
+            _ => TensorCoreGemms.Load<TActivations, EmulatedMma, TallTiles>(accelerator),
+        };
         using var partials = accelerator.Allocate1D<float>(gemms.MaxPartialFloats(multiprocessors));
         ys.MemSetToZero();
         gemms.Run(accelerator.DefaultStream, xs.View, terms.View, ((ArrayView<ushort>)ws.View).Cast<Bf16x8>(),
@@ -174,6 +193,7 @@ public sealed class TensorCoreGemmPtxTests
     [InlineData(typeof(RoundedActivations), typeof(SquareTiles))]
     [InlineData(typeof(SplitActivations), typeof(WideTiles))]
     [InlineData(typeof(RoundedActivations), typeof(WideTiles))]
+    [InlineData(typeof(SplitActivations), typeof(TallTiles))]
     public void The_inline_ptx_names_what_the_kernel_declares(Type activations, Type shape)
     {
         using var context = Context.Create(builder => builder.Cuda().EnableAlgorithms().Optimize(Specialized.Backends.Ilgpu.IlgpuBackend.KernelOptimization));
@@ -194,6 +214,12 @@ public sealed class TensorCoreGemmPtxTests
         int terms = activations == typeof(SplitActivations) ? 2 : 1;
         Assert.Equal(64 * terms, CountOf(ptx, "mma.sync.aligned.m16n8k16"));
         Assert.Equal(8 + 8 * terms, CountOf(ptx, "ldmatrix.sync.aligned.m8n8.x4"));
+        if (terms == 2)
+        {
+            // The lo term lies one term's slice (16 bytes a chunk) after the hi term, for this shape's tile rows.
+            var termBytes = 16 * ((GemmTiling)typeof(GemmTiling).GetMethod(nameof(GemmTiling.Of))!.MakeGenericMethod(shape).Invoke(null, null)!).TermChunks;
+            Assert.Contains($"add.u32 sa0, sa0, {termBytes};", ptx);
+        }
     }
 
     private static int CountOf(string text, string what)

@@ -169,7 +169,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
             // The hi and lo bf16 terms of the widest GEMM input of a full step.
             long widest = (long)Math.Max(options.MaxBatchTokens, options.MaxLogitRows) * Math.Max(dims.IntermediateSize, Math.Max(dims.HiddenSize, dims.QSize));
             _activationTerms = accelerator.Allocate1D<ushort>(2 * widest);
-            _splitKPartials = accelerator.Allocate1D<float>(TensorCoreGemmKernel.MaxPartialFloats(accelerator.NumMultiprocessors, default(EngineGemmShape).WarpColumns));
+            _splitKPartials = accelerator.Allocate1D<float>(GemmTiling.Of<EngineGemmShape>().MaxPartialFloats(accelerator.NumMultiprocessors));
         }
         // Attention groups that keep the GPU busy: two per multiprocessor. Fewer (block, KV head) groups split the keys.
         _attentionTargetGroups = 2 * accelerator.NumMultiprocessors;
