@@ -3,7 +3,8 @@ using ILGPU.Runtime;
 using Specialized.Kernels;
 using Specialized.Models;
 // The tensor-core GEMM's tile: 128 x 128, 4 warps, two groups an SM, the shape measured on the H100 (benchmarks/RESULTS.md).
-// WideTiles (128 x 256) compiles, passes the same tests and runs in the GEMM suite beside it; not yet timed on a GPU.
+// WideTiles (128 x 256) and TallTiles (256 x 128) compile, pass the same tests and run in the GEMM suite beside it; not
+// yet timed on a GPU.
 using EngineGemmShape = Specialized.Kernels.SquareTiles;
 
 namespace Specialized.Backends.Ilgpu;
