@@ -15,7 +15,7 @@ namespace Specialized.Tests.Backends;
 /// tiles of 128 x 128 (the last row of tiles has 72 rows: of a thread's four staged rows the last one or two lie past it), five 32-deep
 /// slices (the four cp.async stages, the first reused), or with K split in two, parts of three and two slices. Every
 /// case runs in the three tile shapes: in 128 x 256 tiles (8 warps) the columns are one tile, two of its four warp
-/// columns wholly past the edge; in 256 x 128 the rows are one tile, its last warp row wholly past the edge.
+/// columns wholly past the edge; in 256 x 128 the rows are one tile, of its last warp row (rows 192-255) only 8 live.
 /// </summary>
 public sealed class TensorCoreGemmKernelTests
 {
