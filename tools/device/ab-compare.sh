@@ -26,7 +26,7 @@ timeout 90 $cli logits --model $ck --input-ids "$(cat /tmp/p1000.txt)" --max-new
   --out /tmp/k1000.bin > /tmp/k1000.json 2>> $OUT/hf.log
 echo "== the same 1000-token case with a bf16 KV cache"
 timeout 150 python3 tools/device/check_cuda_vs_hf.py --checkpoint $ck --case /tmp/p1000.txt /tmp/k1000.json /tmp/k1000.bin --out $OUT/cuda_vs_hf_bf16kv.json 2>&1 | tail -2
-b() { local app=$1; shift; timeout 200 dotnet $app/OfflineThroughput.dll --model $ck --device cuda "$@" 2>&1 | grep -E "Output token|TTFT|ITL|rror|xception"; }
+b() { offline $1 200 "${@:2}"; }
 for app in .device/base/app .device/app; do echo "== $app: decode batch 1, prompt 128, 256 new"; b $app --num-prompts 1 --input-len 128 --output-len 256; done
 for app in .device/base/app .device/app; do echo "== $app: offline $n x $in/$out"; b $app --num-prompts $n --input-len $in --output-len $out; done
 echo "== this build: offline with bf16 activations"; b .device/app --num-prompts $n --input-len $in --output-len $out --bf16-activations

@@ -22,15 +22,10 @@ timeout 120 $cli make-random-checkpoint --config models/Qwen2.5-0.5B-Instruct/co
 echo "== CUDA vs HF float32: prompts of 9 and 1000 tokens, 16 greedy"
 cuda_vs_hf "$cli" $ck
 # Greedy agreement on every clear step of both cases: the GEMM is right (a wrong fragment moves logits by far more).
-agreed=$(python3 -c "import json; r=json.load(open('$OUT/cuda_vs_hf.json')); print(int(all(c['argmax_agreement_where_clear'] == c['clear_margin_steps'] and c['max_abs_logit_diff'] < 0.05 for c in r['cases'])))" 2>/dev/null || echo 0)
+agreed=$(hf_agreed)
 echo "agreed with HF: $agreed"
 echo "== torch.matmul bf16 at M=4096"
 timeout 90 python3 tools/device/torch_baselines.py matmul --out $OUT/torch_matmul.json 2>&1 | tail -6
-# The tensor-core methods of GpuGemmBenchmarks from the app in $1, its log as $OUT/$2.log.
-gemm_suite() {
-  (cd /tmp && timeout 300 dotnet $OLDPWD/$1/Specialized.Benchmarks.dll --filter '*GpuGemmBenchmarks.TensorCore*' --artifacts /tmp/$2 > $OUT/$2.log 2>&1)
-  grep -E "^\|" $OUT/$2.log | tail -30
-}
 echo "== GpuGemmBenchmarks (tensor core)"
 gemm_suite .device/app bdn
 if [ -f .device/app-alt.tar.xz ]; then
@@ -48,7 +43,7 @@ for i in 1 2; do
   s=$(date +%s.%N); timeout 60 $cli generate --model $ck --prompt Hello --max-new-tokens 1 --temperature 0 --device cuda --json > /dev/null 2>&1
   python3 -c "print(f'{$(date +%s.%N) - $s:.2f} s')"
 done
-b() { local app=$1; shift; timeout 150 dotnet $app/OfflineThroughput.dll --model $ck --device cuda "$@" 2>&1 | grep -E "Output token|TTFT|ITL|rror|xception"; }
+b() { offline $1 150 "${@:2}"; }
 for app in .device/base/app .device/app; do echo "== $app: decode batch 1, prompt 128, 256 new"; b $app --num-prompts 1 --input-len 128 --output-len 256; done
 for app in .device/base/app .device/app; do echo "== $app: offline $n x $in/$out"; b $app --num-prompts $n --input-len $in --output-len $out; done
 for app in .device/base/app .device/app; do echo "== $app: offline, bf16 activations and KV cache"; b $app --num-prompts $n --input-len $in --output-len $out --bf16-activations --kv-cache-dtype bf16; done

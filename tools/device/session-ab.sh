@@ -15,7 +15,7 @@ nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > $OUT/gpu.txt;
 mkdir -p .device/base && tar xJf .device/app-base.tar.xz -C .device/base; cat .device/base/app/commit.txt >> $OUT/gpu.txt; cat $OUT/gpu.txt
 timeout 120 $cli make-random-checkpoint --config models/Qwen2.5-0.5B-Instruct/config.json --out $ck --seed 1 --tokenizer models/qwen-tokenizer > /dev/null
 echo "== CUDA vs HF float32"; cuda_vs_hf "$cli" $ck
-agreed=$(python3 -c "import json; r=json.load(open('$OUT/cuda_vs_hf.json')); print(int(all(c['argmax_agreement_where_clear'] == c['clear_margin_steps'] and c['max_abs_logit_diff'] < 0.05 for c in r['cases'])))" 2>/dev/null || echo 0)
+agreed=$(hf_agreed)
 echo "agreed with HF: $agreed"
 echo "== time to first token from process start (base, this build; twice), with the load stages"
 for i in 1 2; do
@@ -25,11 +25,10 @@ for i in 1 2; do
     python3 -c "print(f'$app: {$(date +%s.%N) - $s:.2f} s')"; grep " s: " $log | sed 's/.*\] //' | cut -c1-60 | tr '\n' ';'; echo
   done
 done
-b() { local app=$1; shift; timeout 100 dotnet $app/OfflineThroughput.dll --model $ck --device cuda "$@" 2>&1 | grep -E "Output token|ITL|rror|xception"; }
+b() { offline $1 100 "${@:2}"; }
 echo "== torch.matmul bf16 at M=4096"; timeout 90 python3 tools/device/torch_baselines.py matmul --out $OUT/torch_matmul.json 2>&1 | tail -6
 echo "== GpuGemmBenchmarks (tensor core, three tile shapes)"
-(cd /tmp && SPECIALIZED_GEMM_TOKENS=${1:-4096} timeout 200 dotnet $OLDPWD/.device/app/Specialized.Benchmarks.dll --filter '*GpuGemmBenchmarks.TensorCore*' --artifacts /tmp/bdn > $OUT/bdn.log 2>&1)
-grep -E "^\|" $OUT/bdn.log | cut -c1-150 | tail -40
+SPECIALIZED_GEMM_TOKENS=${1:-4096} gemm_suite .device/app bdn 200
 if [ "$agreed" = 1 ]; then
   for app in .device/base/app .device/app; do echo "== $app: offline 1000 x 1024/256, bf16 activations and KV cache"; b $app --num-prompts 1000 --input-len 1024 --output-len 256 --bf16-activations --kv-cache-dtype bf16; done 2>&1 | tee $OUT/ab.log
 fi

@@ -16,3 +16,23 @@ cuda_vs_hf() {
   timeout 150 python3 tools/device/check_cuda_vs_hf.py --checkpoint $ck --case /tmp/p9.txt /tmp/o9.json /tmp/o9.bin --case /tmp/p1000.txt /tmp/o1000.json /tmp/o1000.bin \
     --out $OUT/cuda_vs_hf.json 2>&1 | tail -3
 }
+
+# 1 if the last cuda_vs_hf agreed with HF greedy on every clear step of both cases and the logits stayed within 0.05
+# (a wrong GEMM fragment or attention merge moves them by far more), else 0.
+hf_agreed() {
+  python3 -c "import json; r=json.load(open('$OUT/cuda_vs_hf.json')); print(int(all(c['argmax_agreement_where_clear'] == c['clear_margin_steps'] and c['max_abs_logit_diff'] < 0.05 for c in r['cases'])))" 2>/dev/null || echo 0
+}
+
+# The offline-throughput program of the app folder $1 on checkpoint $ck, within $2 seconds; the rest are its options.
+# Prints its result lines. Usage: offline APP SECONDS [OPTIONS...]
+offline() {
+  local app=$1 limit=$2; shift 2
+  timeout $limit dotnet $app/OfflineThroughput.dll --model $ck --device cuda "$@" 2>&1 | grep -E "Output token|TTFT|ITL|rror|xception"
+}
+
+# GpuGemmBenchmarks' tensor-core methods from the app folder $1 (token counts from SPECIALIZED_GEMM_TOKENS if set),
+# within $3 seconds (default 300); the log as $OUT/$2.log, its table printed. Usage: gemm_suite APP NAME [SECONDS]
+gemm_suite() {
+  (cd /tmp && timeout ${3:-300} dotnet $OLDPWD/$1/Specialized.Benchmarks.dll --filter '*GpuGemmBenchmarks.TensorCore*' --artifacts /tmp/$2 > $OUT/$2.log 2>&1)
+  grep -E "^\|" $OUT/$2.log | cut -c1-150 | tail -40
+}

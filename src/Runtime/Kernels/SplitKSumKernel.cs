@@ -22,7 +22,7 @@ internal static class SplitKSumKernel
         {
             if (i >= quads / 2) return;
             int width = outDim >> 1, element = 4 * i, row = element / width, column = element % width;
-            int gate = (row * outDim + ((column >> 3) << 4) + (column & 7)) >> 2;
+            int gate = (row * outDim + TensorCoreGemmKernel.GateColumn(column)) >> 2;
             Float4 g = Sum(partials, gate, quads, splits), u = Sum(partials, gate + 2, quads, splits);
             y[i] = new Float4 { A = KernelMath.SiluMul(g.A, u.A), B = KernelMath.SiluMul(g.B, u.B), C = KernelMath.SiluMul(g.C, u.C), D = KernelMath.SiluMul(g.D, u.D) };
             return;

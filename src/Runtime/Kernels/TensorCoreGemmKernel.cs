@@ -260,7 +260,7 @@ internal static class TensorCoreGemmKernel
     {
         if (e.SiluPairs)
         {
-            StorePair(y, left, right, row, ((col >> 4) << 3) + (col & 7), tokens, outDim >> 1);
+            StorePair(y, left, right, row, IntermediateColumn(col), tokens, outDim >> 1);
             return;
         }
         StoreFragment(y, e, left, row, col, tokens, outDim);
@@ -274,7 +274,13 @@ internal static class TensorCoreGemmKernel
     /// gate and up of the same intermediate columns, and the epilogue multiplies them in registers instead of writing
     /// both for a pass of its own. Needs I a multiple of 8.
     /// </summary>
-    public static int PairedRow(int column, int intermediate) => ((column >> 3) & 1) * intermediate + ((column >> 4) << 3) + (column & 7);
+    public static int PairedRow(int column, int intermediate) => ((column >> 3) & 1) * intermediate + IntermediateColumn(column);
+
+    /// <summary>The intermediate column that paired column <paramref name="column"/> (gate or up) belongs to: 16j + e and 16j + 8 + e are 8j + e.</summary>
+    public static int IntermediateColumn(int column) => ((column >> 4) << 3) + (column & 7);
+
+    /// <summary>The paired column of intermediate column <paramref name="intermediate"/>'s gate (its up is 8 further): <see cref="IntermediateColumn"/>'s inverse.</summary>
+    public static int GateColumn(int intermediate) => ((intermediate >> 3) << 4) + (intermediate & 7);
 
     private static int WeightRow(int column, int columns, int outDim) => columns != GemmColumns.Plain ? PairedRow(column, outDim >> 1) : column;
 

@@ -128,7 +128,7 @@ public sealed class ParameterPlan : IWeightSource
 
     public bool TryGetStored(DType dtype, out ReadOnlySpan<byte> bytes)
     {
-        bool stored = Sources.Count == 1 && CheckpointDType == dtype && Sources[0].ByteLength == ElementCount * ElementSize(dtype) && Sources[0].ByteLength <= int.MaxValue;
+        bool stored = Sources.Count == 1 && CheckpointDType == dtype && Sources[0].ByteLength <= int.MaxValue;
         bytes = stored ? Sources[0].Bytes : default;
         return stored;
     }
