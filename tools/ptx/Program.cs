@@ -1,6 +1,8 @@
 // Writes the PTX that ILGPU generates for the engine's main kernels, specialized for Qwen2.5-0.5B-Instruct, without a
 // GPU (ILGPU's PTX backend needs none), so `ptxas -v` on the GPU machine can report registers, spills and shared memory.
 //   dotnet run --project tools/ptx -c Release -- OUT_DIR
+// With CACHE=DIR the kernels go through the engine's PtxCache in DIR (a second run shows what a warm cache saves);
+// with BG=1 the attention kernels compile on a second thread, as the engine's background compilation does.
 using System.Reflection;
 using ILGPU;
 using ILGPU.Backends.EntryPoints;
@@ -41,6 +43,7 @@ using var context = Context.Create(builder => builder.Cuda().EnableAlgorithms().
 using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_80), CudaArchitecture.SM_80, CudaInstructionSet.ISA_80, null);
 var all = System.Diagnostics.Stopwatch.StartNew();
 bool bg = Environment.GetEnvironmentVariable("BG") == "1";
+var cache = Environment.GetEnvironmentVariable("CACHE") is { Length: > 0 } cacheDir ? new Specialized.Kernels.PtxCache(cacheDir) : null;
 var background = kernels.Where(k => k.Kernel.Contains("Attention") && k.Kernel != "ExtendAttentionKernel" && k.Kernel != "AttentionCombineKernel").ToArray();
 var foreground = kernels.Except(background).ToArray();
 Task? task = bg ? Task.Run(() => { foreach (var k in background) Compile(k); }) : null;
@@ -48,6 +51,7 @@ foreach (var k in foreground) Compile(k);
 Console.WriteLine($"foreground: {all.ElapsedMilliseconds} ms");
 if (task is null) foreach (var k in background) Compile(k); else task.Wait();
 Console.WriteLine($"all: {all.ElapsedMilliseconds} ms");
+if (cache is not null) Console.WriteLine($"cache: {cache.Loaded} loaded, {cache.Compiled} compiled");
 void Compile((string Kernel, Type[] Arguments) k)
 {
     var (name, arguments) = k;
@@ -60,7 +64,7 @@ void Compile((string Kernel, Type[] Arguments) k)
         ?? (KernelSpecialization?)owner.GetMethod("Specialization", BindingFlags.Public | BindingFlags.Static)?.MakeGenericMethod(arguments[^1]).Invoke(null, null)
         ?? default;
     var watch = System.Diagnostics.Stopwatch.StartNew();
-    var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(run), specialization);
+    var compiled = (PTXCompiledKernel)(cache?.Compile(backend, run, specialization) ?? backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(run), specialization));
     watch.Stop();
     // The GEMV compiles once per kind of input rows, the decode attention once per cache format: a file each.
     string file = name switch

@@ -51,12 +51,13 @@ public class GpuGemmBenchmarks
         _y = a.Allocate1D<float>((long)Tokens * Shape.OutDim);
         _simt = a.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, ArrayView<float>, int, int, int>(GemmKernel.Run);
         _terms = a.Allocate1D<ushort>(2L * Tokens * Shape.InDim);
-        _split = TensorCoreGemms.Load<SplitActivations, PtxMma, SquareTiles>(a);
-        _rounded = TensorCoreGemms.Load<RoundedActivations, PtxMma, SquareTiles>(a);
-        _splitWide = TensorCoreGemms.Load<SplitActivations, PtxMma, WideTiles>(a);
-        _roundedWide = TensorCoreGemms.Load<RoundedActivations, PtxMma, WideTiles>(a);
-        _splitTall = TensorCoreGemms.Load<SplitActivations, PtxMma, TallTiles>(a);
-        _roundedTall = TensorCoreGemms.Load<RoundedActivations, PtxMma, TallTiles>(a);
+        var kernels = new KernelLoader(a);
+        _split = TensorCoreGemms.Load<SplitActivations, PtxMma, SquareTiles>(kernels);
+        _rounded = TensorCoreGemms.Load<RoundedActivations, PtxMma, SquareTiles>(kernels);
+        _splitWide = TensorCoreGemms.Load<SplitActivations, PtxMma, WideTiles>(kernels);
+        _roundedWide = TensorCoreGemms.Load<RoundedActivations, PtxMma, WideTiles>(kernels);
+        _splitTall = TensorCoreGemms.Load<SplitActivations, PtxMma, TallTiles>(kernels);
+        _roundedTall = TensorCoreGemms.Load<RoundedActivations, PtxMma, TallTiles>(kernels);
         _partials = a.Allocate1D<float>(new[] { _split, _splitWide, _splitTall }.Max(g => g.MaxPartialFloats(a.NumMultiprocessors)));
     }
 

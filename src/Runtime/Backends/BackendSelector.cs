@@ -1,5 +1,6 @@
 using Specialized.Backends.Cpu;
 using Specialized.Backends.Ilgpu;
+using Specialized.Kernels;
 
 namespace Specialized.Backends;
 
@@ -8,11 +9,14 @@ public static class BackendSelector
 {
     public static readonly string[] Devices = ["auto", "cuda", "cpu"];
 
-    /// <summary>"auto" picks CUDA when ILGPU finds a device, else the CPU backend.</summary>
-    public static IBackend Create(string device) => device.ToLowerInvariant() switch
+    /// <summary>
+    /// "auto" picks CUDA when ILGPU finds a device, else the CPU backend. On CUDA, kernels load through
+    /// <paramref name="kernelCache"/> where one is given.
+    /// </summary>
+    public static IBackend Create(string device, PtxCache? kernelCache = null) => device.ToLowerInvariant() switch
     {
-        "auto" => IlgpuBackend.CudaAvailable() ? IlgpuBackend.CreateCuda() : new CpuBackend(),
-        "cuda" => IlgpuBackend.CreateCuda(),
+        "auto" => IlgpuBackend.CudaAvailable() ? IlgpuBackend.CreateCuda(kernelCache) : new CpuBackend(),
+        "cuda" => IlgpuBackend.CreateCuda(kernelCache),
         "cpu" => new CpuBackend(),
         _ => throw new ArgumentException($"Unknown device '{device}': use auto, cuda or cpu.", nameof(device)),
     };

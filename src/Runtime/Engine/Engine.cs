@@ -58,7 +58,7 @@ public sealed class Engine : IDisposable, IAsyncDisposable
         options.Progress?.Report(new EngineLoadProgress(EngineLoadStage.StartingDevice));
         try
         {
-            _backend = BackendSelector.Create(options.Device);
+            _backend = BackendSelector.Create(options.Device, options.KernelCacheDirectory is { Length: > 0 } cache ? new Kernels.PtxCache(cache) : null);
         }
         catch
         {

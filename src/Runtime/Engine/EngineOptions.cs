@@ -55,6 +55,13 @@ public sealed record EngineOptions
     /// </summary>
     public KvCacheDtype KvCacheDtype { get; init; } = KvCacheDtype.Float32;
 
+    /// <summary>
+    /// The folder where GPU kernels' PTX is kept between processes (<see cref="Kernels.PtxCache"/>), so only a new build of
+    /// the engine or a new kind of GPU compiles them: null turns it off. Default: <c>$SPECIALIZED_KERNEL_CACHE</c>
+    /// (<c>off</c> for none), else <c>~/.cache/specialized/kernels</c> (under <c>$XDG_CACHE_HOME</c> where set).
+    /// </summary>
+    public string? KernelCacheDirectory { get; init; } = Kernels.PtxCache.DefaultDirectory;
+
     /// <summary>Longest prompt plus output. Default: the config's max_position_embeddings.</summary>
     public int? ContextLength { get; init; }
 

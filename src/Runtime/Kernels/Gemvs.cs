@@ -12,24 +12,24 @@ internal sealed class Gemvs
 {
     private readonly Kind _plain, _normed, _pairs;
 
-    private Gemvs(Accelerator accelerator)
+    private Gemvs(KernelLoader kernels)
     {
-        _plain = Kind.Load<PlainRows>(accelerator);
-        _normed = Kind.Load<NormedRows>(accelerator);
-        _pairs = Kind.Load<NormedPairs>(accelerator);
+        _plain = Kind.Load<PlainRows>(kernels);
+        _normed = Kind.Load<NormedRows>(kernels);
+        _pairs = Kind.Load<NormedPairs>(kernels);
     }
 
-    public static Gemvs Load(Accelerator accelerator) => new(accelerator);
+    public static Gemvs Load(KernelLoader kernels) => new(kernels);
 
     /// <summary>The GEMV compiled for one kind of rows, and how many of its groups an SM holds.</summary>
     private sealed record Kind(Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, ArrayView<float>, GemvShape> Launch,
         int GroupsPerMultiprocessor)
     {
-        public static Kind Load<TRows>(Accelerator accelerator) where TRows : struct, IGemvRows
+        public static Kind Load<TRows>(KernelLoader kernels) where TRows : struct, IGemvRows
         {
             // Launch bounds where a group can be 256 threads (not on a one-warp CPU accelerator).
-            var bounds = accelerator.MaxNumThreadsPerGroup >= LinearKernel.MaxGroupSize ? LinearKernel.Specialization<TRows>() : default;
-            var kernel = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, ArrayView<float>, GemvShape, TRows>(
+            var bounds = kernels.Accelerator.MaxNumThreadsPerGroup >= LinearKernel.MaxGroupSize ? LinearKernel.Specialization<TRows>() : default;
+            var kernel = kernels.LoadKernel<ArrayView<Float4>, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<float>, ArrayView<float>, GemvShape, TRows>(
                 LinearKernel.Run<TRows>, bounds);
             return new Kind((stream, config, x, norm, weight, bias, y, shape) => kernel(stream, config, x, norm, weight, bias, y, shape, default),
                 default(TRows).GroupsPerMultiprocessor);

@@ -47,15 +47,15 @@ internal sealed class TensorCoreGemms
     public GemmPlan Plan(int tokens, int inDim, int outDim, int multiprocessors) =>
         TensorCoreGemmKernel.Plan(tokens, inDim, outDim, multiprocessors, _activationTerms, _tiling);
 
-    /// <summary>Compiles the four kernels (the GEMM with its launch bounds) on <paramref name="accelerator"/>.</summary>
-    public static TensorCoreGemms Load<TActivations, TMma, TShape>(Accelerator accelerator)
+    /// <summary>Compiles the four kernels (the GEMM with its launch bounds) through <paramref name="kernels"/>.</summary>
+    public static TensorCoreGemms Load<TActivations, TMma, TShape>(KernelLoader kernels)
         where TActivations : struct, IGemmActivations where TMma : struct, IMma where TShape : struct, IGemmShape
     {
-        var terms = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, TActivations>(ActivationSplitKernel.Run<TActivations, TMma>);
-        var normedTerms = accelerator.LoadKernel<ArrayView<Float4>, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, float, TActivations>(
+        var terms = kernels.LoadKernel<ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, TActivations>(ActivationSplitKernel.Run<TActivations, TMma>);
+        var normedTerms = kernels.LoadKernel<ArrayView<Float4>, ArrayView<Float4>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, float, TActivations>(
             ActivationSplitKernel.RunNormed<TActivations, TMma>);
         // The warp tile that goes with the instruction: PTX on CUDA, the emulation elsewhere.
-        var gemm = typeof(TMma) == typeof(PtxMma) ? LoadGemm<TActivations, PtxGemmTile, TShape>(accelerator) : LoadGemm<TActivations, EmulatedGemmTile, TShape>(accelerator);
+        var gemm = typeof(TMma) == typeof(PtxMma) ? LoadGemm<TActivations, PtxGemmTile, TShape>(kernels) : LoadGemm<TActivations, EmulatedGemmTile, TShape>(kernels);
         int activationTerms = default(TActivations).Terms;
         GemmTiling tiling = GemmTiling.Of<TShape>();
         // Above 48 KB a group's dynamic shared memory must be allowed per function (cuFuncSetAttribute).
@@ -70,14 +70,14 @@ internal sealed class TensorCoreGemms
             (stream, config, x, norm, hi, lo, inDim, eps) => normedTerms(stream, config, x, norm, hi, lo, inDim, eps, default),
             (stream, config, hi, lo, w, sources, bias, hasBias, accumulate, siluPairs, y, tokens, inDim, outDim, slicesPerSplit) =>
                 gemm(stream, config, hi, lo, w, sources, bias, hasBias, accumulate, siluPairs, y, tokens, inDim, outDim, slicesPerSplit, default),
-            accelerator.LoadKernel<ArrayView<Float4>, ArrayView<float>, int, int, int, ArrayView<Float4>, int, int, int>(SplitKSumKernel.Run),
+            kernels.LoadKernel<ArrayView<Float4>, ArrayView<float>, int, int, int, ArrayView<Float4>, int, int, int>(SplitKSumKernel.Run),
             activationTerms, tiling);
     }
 
     private static Action<AcceleratorStream, KernelConfig, ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, GemmSources, ArrayView<float>, int, int, int, ArrayView<float>, int, int, int, int, TActivations>
-        LoadGemm<TActivations, TTile, TShape>(Accelerator accelerator)
+        LoadGemm<TActivations, TTile, TShape>(KernelLoader kernels)
         where TActivations : struct, IGemmActivations where TTile : struct, IGemmTile<TTile> where TShape : struct, IGemmShape =>
-        accelerator.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, GemmSources, ArrayView<float>, int, int, int, ArrayView<float>, int, int, int, int, TActivations>(
+        kernels.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, GemmSources, ArrayView<float>, int, int, int, ArrayView<float>, int, int, int, int, TActivations>(
             TensorCoreGemmKernel.Run<TActivations, TTile, TShape>, TensorCoreGemmKernel.Specialization<TShape>());
 
     /// <summary>

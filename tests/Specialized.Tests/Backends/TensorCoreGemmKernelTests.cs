@@ -149,9 +149,9 @@ public sealed class TensorCoreGemmKernelTests
         using var ys = accelerator.Allocate1D<float>(Tokens * (siluPairs ? outDim / 2 : outDim));
         TensorCoreGemms gemms = shape switch
         {
-            Shape.Square => TensorCoreGemms.Load<TActivations, EmulatedMma, SquareTiles>(accelerator),
-            Shape.Wide => TensorCoreGemms.Load<TActivations, EmulatedMma, WideTiles>(accelerator),
-            _ => TensorCoreGemms.Load<TActivations, EmulatedMma, TallTiles>(accelerator),
+            Shape.Square => TensorCoreGemms.Load<TActivations, EmulatedMma, SquareTiles>(new KernelLoader(accelerator)),
+            Shape.Wide => TensorCoreGemms.Load<TActivations, EmulatedMma, WideTiles>(new KernelLoader(accelerator)),
+            _ => TensorCoreGemms.Load<TActivations, EmulatedMma, TallTiles>(new KernelLoader(accelerator)),
         };
         using var partials = accelerator.Allocate1D<float>(gemms.MaxPartialFloats(multiprocessors));
         ys.MemSetToZero();

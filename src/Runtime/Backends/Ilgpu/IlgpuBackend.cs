@@ -3,6 +3,7 @@ using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
+using Specialized.Kernels;
 using Specialized.Models;
 using Specialized.Weights;
 
@@ -16,17 +17,19 @@ public sealed class IlgpuBackend : IBackend
 {
     private readonly Context _context;
     private readonly Accelerator _accelerator;
+    private readonly KernelLoader _kernelLoader;
     private readonly AcceleratorStream _stream;
     private readonly List<IDisposable> _kernels = [];
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, int> _argMax;
     private MemoryBuffer1D<int, Stride1D.Dense>? _argMaxResult;
 
-    private IlgpuBackend(Context context, Accelerator accelerator)
+    private IlgpuBackend(Context context, Accelerator accelerator, PtxCache? kernelCache = null)
     {
         _context = context;
         _accelerator = accelerator;
+        _kernelLoader = new KernelLoader(accelerator, kernelCache);
         _stream = accelerator.CreateStream();
-        _argMax = accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, int>(Specialized.Kernels.ArgMaxKernel.Run);
+        _argMax = _kernelLoader.LoadKernel<ArrayView<float>, ArrayView<int>, int>(Specialized.Kernels.ArgMaxKernel.Run);
     }
 
     /// <summary>
@@ -59,8 +62,8 @@ public sealed class IlgpuBackend : IBackend
 
     private static string? ProfilePath => Environment.GetEnvironmentVariable(ProfileVariable) is { Length: > 0 } path ? path : null;
 
-    /// <summary>The first CUDA device.</summary>
-    public static IlgpuBackend CreateCuda()
+    /// <summary>The first CUDA device; its kernels load through <paramref name="kernelCache"/> where one is given (else each compiles).</summary>
+    public static IlgpuBackend CreateCuda(PtxCache? kernelCache = null)
     {
         Context context = Context.Create(b =>
         {
@@ -72,7 +75,7 @@ public sealed class IlgpuBackend : IBackend
             context.Dispose();
             throw new InvalidOperationException("No CUDA device was found; use --device cpu.");
         }
-        return new IlgpuBackend(context, context.GetCudaDevice(0).CreateAccelerator(context));
+        return new IlgpuBackend(context, context.GetCudaDevice(0).CreateAccelerator(context), kernelCache);
     }
 
     /// <summary>
@@ -126,7 +129,7 @@ public sealed class IlgpuBackend : IBackend
 
     public IQwen2Kernels<TDims> CreateKernels<TDims>(TDims dims, RunnerOptions options, IProgress<EngineLoadProgress>? progress = null) where TDims : struct, IQwen2Dims
     {
-        var kernels = new IlgpuKernels<TDims>(_accelerator, _stream, dims, options, progress);
+        var kernels = new IlgpuKernels<TDims>(_kernelLoader, _stream, dims, options, progress);
         _kernels.Add(kernels);
         if (ProfilePath is string path && _context.Properties.EnableProfiling)
         {

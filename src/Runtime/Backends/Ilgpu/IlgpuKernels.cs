@@ -46,7 +46,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
     /// <summary>While a decode step is recorded or replayed: the context bucket its attention plans key ranges for.</summary>
     private int _plannedContext;
 
-    public IlgpuKernels(Accelerator accelerator, AcceleratorStream stream, TDims dims, RunnerOptions options, IProgress<EngineLoadProgress>? progress = null)
+    public IlgpuKernels(KernelLoader kernels, AcceleratorStream stream, TDims dims, RunnerOptions options, IProgress<EngineLoadProgress>? progress = null)
     {
         if (dims.HeadDim > AttentionKernel.MaxHeadDim)
         {
@@ -60,6 +60,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         {
             throw new NotSupportedException($"head_dim {dims.HeadDim}: the GPU kernels write the KV cache in pairs of element pairs, so it must be a multiple of 4.");
         }
+        Accelerator accelerator = kernels.Accelerator;
         _accelerator = accelerator;
         _stream = stream;
         _dims = dims;
@@ -69,16 +70,16 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         progress?.Report(new EngineLoadProgress(EngineLoadStage.CompilingKernels));
         bool cuda = accelerator.AcceleratorType == AcceleratorType.Cuda;
         bool bf16Kv = options.Kv.Dtype == KvCacheDtype.BFloat16;
-        _embed = accelerator.LoadKernel<ArrayView<ushort>, ArrayView<int>, ArrayView<float>, int, TDims>(EmbedKernel.Run);
-        _norm = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, TDims>(RmsNormKernel.Run);
-        _gemv = Gemvs.Load(accelerator);
+        _embed = kernels.LoadKernel<ArrayView<ushort>, ArrayView<int>, ArrayView<float>, int, TDims>(EmbedKernel.Run);
+        _norm = kernels.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, TDims>(RmsNormKernel.Run);
+        _gemv = Gemvs.Load(kernels);
         // Only the kernels this model's shapes use: compiling one costs a good part of a second at start-up. The
         // tensor-core GEMM needs 32-wide input slices; the block attention at most MaxRows query heads per KV head and
         // head rows of whole 16-byte pieces; the SIMT GEMM and the warp-per-row attention cover the shapes they don't.
         bool tensorCoreGemm = accelerator.MaxNumThreadsPerGroup >= GemmKernel.GroupSize;
         if (tensorCoreGemm && !new[] { dims.HiddenSize, dims.IntermediateSize, dims.QSize }.All(n => n % TensorCoreGemmKernel.Depth == 0))
         {
-            _gemm = accelerator.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, ArrayView<float>, int, int, int>(GemmKernel.Run);
+            _gemm = kernels.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, ArrayView<float>, int, int, int>(GemmKernel.Run);
         }
         // The cache's writer and the SIMT attention, for the cache's format (the block kernel where the model's shapes
         // and the device's groups allow it, else the warp-per-row one).
@@ -90,10 +91,10 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         _decodeOnTensorCores = tensorCoreAttention && accelerator.MaxNumThreadsPerGroup >= DecodeAttentionKernel.GroupSize && DecodeAttentionKernel.Supports(dims);
         if (_extendAttention is not null || tensorCoreAttention)
         {
-            _combineAttention = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, TDims>(AttentionCombineKernel.Run);
+            _combineAttention = kernels.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, TDims>(AttentionCombineKernel.Run);
         }
-        _siluMul = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, TDims>(SiluMulKernel.Run);
-        _gather = accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(GatherRowsKernel.Run);
+        _siluMul = kernels.LoadKernel<ArrayView<float>, ArrayView<float>, int, TDims>(SiluMulKernel.Run);
+        _gather = kernels.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(GatherRowsKernel.Run);
         // The tensor-core kernels are the largest by far (ILGPU takes ~0.3 s on the GEMM and ~0.7 s on the prefill
         // attention, the driver's PTX JIT more on a machine's first run), and a first token needs none of them: with
         // BackgroundCompile on CUDA they compile after the kernels above, on another thread, while the engine starts
@@ -116,31 +117,31 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
 
         TensorCoreGemms LoadTensorCoreGemm() => (cuda, options.Bf16Activations) switch
         {
-            (true, false) => TensorCoreGemms.Load<SplitActivations, PtxMma, EngineGemmShape>(accelerator),
-            (true, true) => TensorCoreGemms.Load<RoundedActivations, PtxMma, EngineGemmShape>(accelerator),
-            (false, false) => TensorCoreGemms.Load<SplitActivations, EmulatedMma, EngineGemmShape>(accelerator),
-            (false, true) => TensorCoreGemms.Load<RoundedActivations, EmulatedMma, EngineGemmShape>(accelerator),
+            (true, false) => TensorCoreGemms.Load<SplitActivations, PtxMma, EngineGemmShape>(kernels),
+            (true, true) => TensorCoreGemms.Load<RoundedActivations, PtxMma, EngineGemmShape>(kernels),
+            (false, false) => TensorCoreGemms.Load<SplitActivations, EmulatedMma, EngineGemmShape>(kernels),
+            (false, true) => TensorCoreGemms.Load<RoundedActivations, EmulatedMma, EngineGemmShape>(kernels),
         };
 
         (Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims>,
             Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>?,
             Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>?)
             LoadCacheKernels<TKv>() where TKv : struct, IKvFormat => (
-            accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims>(RopeKvKernel.Run<TDims, TKv>),
+            kernels.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, TDims>(RopeKvKernel.Run<TDims, TKv>),
             blockAttention
-                ? accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(ExtendAttentionKernel.Run<TDims, TKv>)
+                ? kernels.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(ExtendAttentionKernel.Run<TDims, TKv>)
                 : null,
             blockAttention
                 ? null
-                : accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>(AttentionKernel.Run<TDims, TKv>));
+                : kernels.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, TDims>(AttentionKernel.Run<TDims, TKv>));
 
         // The tensor-core attention kernels, for the instruction (IMma) of this accelerator and the cache's format.
         TensorCoreAttention LoadTensorCoreAttention<TMma>() where TMma : struct, IMma =>
             bf16Kv ? LoadTensorCoreAttentionFor<TMma, Bf16Kv>() : LoadTensorCoreAttentionFor<TMma, Float32Kv>();
         TensorCoreAttention LoadTensorCoreAttentionFor<TMma, TKv>() where TMma : struct, IMma where TKv : struct, IKvFormat => new(
-            accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(TensorCoreAttentionKernel.Run<TDims, TMma, TKv>),
+            kernels.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(TensorCoreAttentionKernel.Run<TDims, TMma, TKv>),
             _decodeOnTensorCores
-                ? accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(
+                ? kernels.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims>(
                     DecodeAttentionKernel.Run<TDims, TMma, TKv>, cuda ? DecodeAttentionKernel.Specialization : default)
                 : null);
 
