@@ -28,7 +28,7 @@ Type ptxMma = T("PtxMma"), f32Kv = T("Float32Kv");
     ("TensorCoreGemmKernel", [T("RoundedActivations"), T("PtxGemmTile"), T("TallTiles")]),
     ("ActivationSplitKernel", [T("SplitActivations"), ptxMma]),
     ("LinearKernel", [T("PlainRows")]),
-    ("LinearKernel", [T("NormedRows")]),
+    ("LinearKernel", [T("NormedRotaryPairs`1").MakeGenericType(f32Kv)]),
     ("LinearKernel", [T("NormedPairs")]),
     ("ExtendAttentionKernel", [dims, f32Kv]),
     ("TensorCoreAttentionKernel", [dims, ptxMma, f32Kv]),
@@ -69,7 +69,7 @@ void Compile((string Kernel, Type[] Arguments) k)
     // The GEMV compiles once per kind of input rows, the decode attention once per cache format: a file each.
     string file = name switch
     {
-        "LinearKernel" => $"{name}.{arguments[0].Name}",
+        "LinearKernel" => $"{name}.{arguments[0].Name.Split('`')[0]}",
         "DecodeAttentionKernel" => $"{name}.{arguments[2].Name}",
         "TensorCoreGemmKernel" => $"{name}.{arguments[0].Name}.{arguments[2].Name}",
         _ => name,

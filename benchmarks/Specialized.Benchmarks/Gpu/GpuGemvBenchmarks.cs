@@ -38,7 +38,7 @@ public class GpuGemvBenchmarks
         _w = a.Allocate1D(Enumerable.Range(0, Shape.OutDim * Shape.InDim).Select(_ => (ushort)(BitConverter.SingleToUInt32Bits((float)(rng.NextDouble() * 0.1 - 0.05)) >> 16)).ToArray());
         _bias = a.Allocate1D<float>(1);
         _y = a.Allocate1D<float>((long)Tokens * Shape.OutDim);
-        _gemv = Gemvs.Load(new KernelLoader(a));
+        _gemv = Gemvs.Load<Float32Kv>(new KernelLoader(a));
     }
 
     [GlobalCleanup]

@@ -66,8 +66,7 @@ public class GpuLayerBenchmarks
         _activated = _backend.CreateActivations(tokens, dims.IntermediateSize);
         // Fill every activation (and, for decode, the cached context) once, so no operation reads garbage.
         _kernels.Embed(_batch, _table, _residual);
-        _kernels.NormLinear(_batch, _residual, _norm, _normed, _qkvWeight, _qkvBias, _qkv);
-        _kernels.RopeAndStoreKv(_batch, 0, _qkv);
+        _kernels.NormQkv(_batch, 0, _residual, _norm, _normed, _qkvWeight, _qkvBias, _qkv);
         _kernels.Attention(_batch, 0, 0, _qkv, _attention);
         _kernels.NormGateUp(_batch, _residual, _norm, _normed, _gateUpWeight, _gateUp, _activated);
         _backend.CopyRows(_activated, 1, _row);
@@ -88,7 +87,7 @@ public class GpuLayerBenchmarks
             switch (Op)
             {
                 case "embed": _kernels.Embed(_batch, _table, _residual); break;
-                case "qkv": _kernels.NormLinear(_batch, _residual, _norm, _normed, _qkvWeight, _qkvBias, _qkv); break;
+                case "qkv": _kernels.NormQkv(_batch, 0, _residual, _norm, _normed, _qkvWeight, _qkvBias, _qkv); break;
                 case "rope_kv": _kernels.RopeAndStoreKv(_batch, 0, _qkv); break;
                 case "attention": _kernels.Attention(_batch, 0, 0, _qkv, _attention); break;
                 case "o": _kernels.LinearAdd(_batch, _attention, _oWeight, _hidden, _residual); break;

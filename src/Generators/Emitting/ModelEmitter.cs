@@ -240,8 +240,7 @@ internal static class ModelEmitter
             w.Line();
             w.Line($"// ---- layer {layer} ----");
             w.Line($"l = w.Layers[{layer}];");
-            w.Line($"k.NormLinear(batch, x.Residual, l.InputLayernorm.Value, x.Normed, l.QkvProj.Value, l.QkvBias.Value, x.Qkv);  // q | k | v of norm(residual); [T, {Int(s.QkvSize)}]");
-            w.Line($"k.RopeAndStoreKv(batch, {layer}, x.Qkv);");
+            w.Line($"k.NormQkv(batch, {layer}, x.Residual, l.InputLayernorm.Value, x.Normed, l.QkvProj.Value, l.QkvBias.Value, x.Qkv);  // q | k | v of norm(residual), q and k rotated, k and v cached; [T, {Int(s.QkvSize)}]");
             string window = s.SlidingWindows[i] == 0 ? "full causal" : $"the last {Int(s.SlidingWindows[i])} tokens";
             w.Line($"k.Attention(batch, {layer}, {Int(s.SlidingWindows[i])}, x.Qkv, x.Attention);  // {window}; [T, {Int(s.QSize)}]");
             w.Line($"k.LinearAdd(batch, x.Attention, l.OProj.Value, x.Hidden, x.Residual);  // residual += attention; [T, {h}]");

@@ -19,11 +19,12 @@ public interface IQwen2Kernels<TDims> where TDims : struct, IQwen2Dims
     void RmsNorm(ForwardBatch batch, Tensor input, Tensor weight, Tensor output);
 
     /// <summary>
-    /// output = rmsnorm(residual) * norm x weightᵀ (+ bias): a projection of the normalized residual stream. residual
-    /// [T, hidden], weight [out, hidden], output [T, out]. <paramref name="normed"/> [T, hidden] is scratch for a
-    /// backend that normalizes in a pass of its own; one that folds the norm into the projection leaves it alone.
+    /// The attention's input: qkv = rmsnorm(residual) * norm x weightᵀ (+ bias), then <see cref="RopeAndStoreKv"/> on it.
+    /// residual [T, hidden], weight [q + 2 x kv, hidden], qkv [T, q | k | v]. <paramref name="normed"/> [T, hidden] is
+    /// scratch for a backend that normalizes in a pass of its own; one that folds the norm into the projection leaves
+    /// it alone.
     /// </summary>
-    void NormLinear(ForwardBatch batch, Tensor residual, Tensor norm, Tensor normed, Tensor weight, Tensor? bias, Tensor output);
+    void NormQkv(ForwardBatch batch, int layer, Tensor residual, Tensor norm, Tensor normed, Tensor weight, Tensor? bias, Tensor qkv);
 
     /// <summary>
     /// residual += input x weightᵀ: a projection added into the residual stream. input [T, in], weight [hidden, in],
@@ -34,13 +35,14 @@ public interface IQwen2Kernels<TDims> where TDims : struct, IQwen2Dims
     /// <summary>
     /// activated = silu(gate) * up, where [gate | up] = rmsnorm(residual) * norm x weightᵀ: the MLP's first half.
     /// weight [2 x intermediate, hidden] (gate rows, then up rows), activated [T, intermediate]. <paramref name="normed"/>
-    /// [T, hidden] and <paramref name="gateUp"/> [T, 2 x intermediate] are scratch, as in <see cref="NormLinear"/>.
+    /// [T, hidden] and <paramref name="gateUp"/> [T, 2 x intermediate] are scratch, as in <see cref="NormQkv"/>.
     /// </summary>
     void NormGateUp(ForwardBatch batch, Tensor residual, Tensor norm, Tensor normed, Tensor weight, Tensor gateUp, Tensor activated);
 
     /// <summary>
     /// Rotates the q and k parts of <paramref name="qkv"/> [T, q | k | v] in place at each token's position
-    /// (neox layout), and writes the token's k and v into <paramref name="layer"/>'s paged KV cache.
+    /// (neox layout), and writes the token's k and v into <paramref name="layer"/>'s paged KV cache: the second half of
+    /// <see cref="NormQkv"/>, on its own for a qkv made elsewhere.
     /// </summary>
     void RopeAndStoreKv(ForwardBatch batch, int layer, Tensor qkv);
 

@@ -65,8 +65,8 @@ public sealed class ProfiledKernels<TDims> : IQwen2Kernels<TDims>, IBackgroundCo
     public void RmsNorm(ForwardBatch batch, Tensor input, Tensor weight, Tensor output) =>
         Time("RmsNorm", () => _inner.RmsNorm(batch, input, weight, output));
 
-    public void NormLinear(ForwardBatch batch, Tensor residual, Tensor norm, Tensor normed, Tensor weight, Tensor? bias, Tensor output) =>
-        Time($"NormLinear {Shape(weight)}", () => _inner.NormLinear(batch, residual, norm, normed, weight, bias, output));
+    public void NormQkv(ForwardBatch batch, int layer, Tensor residual, Tensor norm, Tensor normed, Tensor weight, Tensor? bias, Tensor qkv) =>
+        Time($"NormQkv {Shape(weight)}", () => _inner.NormQkv(batch, layer, residual, norm, normed, weight, bias, qkv));
 
     public void LinearAdd(ForwardBatch batch, Tensor input, Tensor weight, Tensor scratch, Tensor residual) =>
         Time($"LinearAdd {Shape(weight)}", () => _inner.LinearAdd(batch, input, weight, scratch, residual));

@@ -23,6 +23,9 @@ internal interface IKvFormat
 
     /// <summary>Elements <paramref name="index"/> and + 1 (<paramref name="index"/> even): one store of the pair.</summary>
     void Store2(ArrayView<float> cache, int index, float first, float second);
+
+    /// <summary>Element <paramref name="index"/> alone (a 16-bit store for bf16): for writers whose lanes hold elements d/2 apart.</summary>
+    void Store(ArrayView<float> cache, int index, float value);
 }
 
 /// <summary>float32 elements: the cache holds what the projection computed.</summary>
@@ -38,6 +41,8 @@ internal readonly struct Float32Kv : IKvFormat
 
     public void Store2(ArrayView<float> cache, int index, float first, float second) =>
         cache.Cast<Float2>()[index >> 1] = new Float2 { A = first, B = second };
+
+    public void Store(ArrayView<float> cache, int index, float value) => cache[index] = value;
 }
 
 /// <summary>
@@ -68,6 +73,8 @@ internal readonly struct Bf16Kv : IKvFormat
 
     public void Store2(ArrayView<float> cache, int index, float first, float second) =>
         cache.Cast<uint>()[index >> 1] = Mma.ToBf16(first) | (Mma.ToBf16(second) << 16);
+
+    public void Store(ArrayView<float> cache, int index, float value) => cache.Cast<ushort>()[index] = (ushort)Mma.ToBf16(value);
 }
 
 /// <summary>Two floats: one 8-byte store.</summary>

@@ -34,6 +34,13 @@ internal enum GemvEpilogue
     /// as gate_up_proj stacks them): the MLP's first half without its [T, 2 x intermediate] intermediate.
     /// </summary>
     SiluPair = 2,
+
+    /// <summary>
+    /// The attention's input projection with RoPE and the KV write: output units are (head, i &lt; d/2) row pairs (i, i + d/2)
+    /// of the q | k | v rows, y [T, 2 x outputs] gets all of them, the q and k pairs rotated at each token's position (neox
+    /// layout), and each token's k and v go to its slot of the paged KV cache (<see cref="GemvKvTarget"/>).
+    /// </summary>
+    RotaryPairs = 3,
 }
 
 /// <summary>
@@ -45,12 +52,19 @@ internal interface IGemvRows
     /// <summary>The rows are the residual stream, RMS-normalized on the way in.</summary>
     bool Normed { get; }
 
-    /// <summary>Each output reads weight rows o and o + outputs: <see cref="GemvEpilogue.SiluPair"/>.</summary>
+    /// <summary>Each output reads two weight rows: o and o + outputs (<see cref="GemvEpilogue.SiluPair"/>), or a rotary pair.</summary>
     bool Pair { get; }
+
+    /// <summary>The pairs are rotary, (i, i + d/2) in a head: <see cref="GemvEpilogue.RotaryPairs"/>.</summary>
+    bool Rotary { get; }
+
+    /// <summary>Stores one element of a KV cache in its format (rotary rows only).</summary>
+    void StoreKv(ArrayView<float> cache, int index, float value);
 
     /// <summary>
     /// Groups an SM holds (the launch bounds, <see cref="LinearKernel.Specialization{TRows}"/>): what ptxas needs without
-    /// spilling in the loop, 64 / 79 / 96 registers a thread. Each keeps 32 KB or more of weight loads in flight an SM.
+    /// spilling in the loop, 64 registers a thread for plain rows (ptxas 11.8 keeps one value in local memory there, a
+    /// load an iteration), 96 for pairs. Each keeps 32 KB or more of weight loads in flight an SM.
     /// </summary>
     int GroupsPerMultiprocessor { get; }
 }
@@ -62,17 +76,13 @@ internal readonly struct PlainRows : IGemvRows
 
     public bool Pair => false;
 
+    public bool Rotary => false;
+
+    public void StoreKv(ArrayView<float> cache, int index, float value)
+    {
+    }
+
     public int GroupsPerMultiprocessor => 4;
-}
-
-/// <summary>Normed input rows: the qkv projection.</summary>
-internal readonly struct NormedRows : IGemvRows
-{
-    public bool Normed => true;
-
-    public bool Pair => false;
-
-    public int GroupsPerMultiprocessor => 3;
 }
 
 /// <summary>Normed input rows onto gate and up row pairs: gate_up with SiLU.</summary>
@@ -81,6 +91,26 @@ internal readonly struct NormedPairs : IGemvRows
     public bool Normed => true;
 
     public bool Pair => true;
+
+    public bool Rotary => false;
+
+    public void StoreKv(ArrayView<float> cache, int index, float value)
+    {
+    }
+
+    public int GroupsPerMultiprocessor => 2;
+}
+
+/// <summary>Normed input rows onto rotary row pairs of q | k | v, the keys and values stored in <typeparamref name="TKv"/>: qkv with RoPE and the KV write.</summary>
+internal readonly struct NormedRotaryPairs<TKv> : IGemvRows where TKv : struct, IKvFormat
+{
+    public bool Normed => true;
+
+    public bool Pair => true;
+
+    public bool Rotary => true;
+
+    public void StoreKv(ArrayView<float> cache, int index, float value) => default(TKv).Store(cache, index, value);
 
     public int GroupsPerMultiprocessor => 2;
 }
@@ -96,8 +126,9 @@ internal readonly struct NormedPairs : IGemvRows
 /// <para>
 /// Fused on the way in: with <see cref="IGemvRows.Normed"/> the input rows are the residual stream and the GEMV
 /// applies RMSNorm to them, x · norm / rms(x), as the sum inv_rms · Σ_k x·norm·W, the sum of squares gathered from the
-/// same loads, so the norm costs no pass of its own. On the way out: <see cref="GemvEpilogue"/>. Needs inDim a
-/// multiple of 8.
+/// same loads, so the norm costs no pass of its own. On the way out: <see cref="GemvEpilogue"/>; with rotary rows
+/// the lane that finishes a (token, pair) rotates it and writes it to the KV cache, so a decode step's qkv needs no
+/// kernel of its own for RoPE. Needs inDim a multiple of 8.
 /// </para>
 /// </summary>
 internal static class LinearKernel
@@ -118,7 +149,8 @@ internal static class LinearKernel
 
     [KernelName("LinearKernel")]
     public static void Run<TRows>(ArrayView<Float4> x, ArrayView<Float4> norm, ArrayView<Bf16x8> weight, ArrayView<float> bias, ArrayView<float> y,
-        GemvShape shape, TRows rows) where TRows : struct, IGemvRows
+        GemvShape shape, TRows rows, ArrayView<float> cos, ArrayView<float> sin, ArrayView<int> positions, ArrayView<int> slots,
+        ArrayView<float> keys, ArrayView<float> values) where TRows : struct, IGemvRows
     {
         ArrayView<float> partials = SharedMemory.Allocate<float>(MaxWarps * PartialFloats);
         int lane = Warp.LaneIdx, warp = Warp.WarpIdx;
@@ -128,14 +160,18 @@ internal static class LinearKernel
         int n = XMath.Min(TokensPerWarp, shape.Tokens - t0);
         bool pair = rows.Pair, normed = rows.Normed;
         int octets = shape.InDim / 8, xRow = shape.InDim / 4;
+        // The unit's weight rows: o, o and o + outputs (SiLU), or pair i of a head's rows, i and i + d/2 (rotary).
+        int half = shape.HeadDim / 2;
+        int first = rows.Rotary ? row + row / half * half : row;
+        int second = rows.Rotary ? first + half : row + shape.Outputs;
 
         Acc acc = default;
         if (row < shape.Outputs)
         {
-            ArrayView<Bf16x8> w0 = weight.SubView((long)row * octets, octets);
-            ArrayView<Bf16x8> w1 = weight.SubView((long)(pair ? row + shape.Outputs : row) * octets, octets);
+            ArrayView<Bf16x8> w0 = weight.SubView((long)first * octets, octets);
+            ArrayView<Bf16x8> w1 = weight.SubView((long)(pair ? second : first) * octets, octets);
             int stride = 32 * w;
-            // Four 16-byte weight loads a lane in flight: four octets of the row, or two of gate's and two of up's. The
+            // Four 16-byte weight loads a lane in flight: four octets of the row, or two of each row of the pair. The
             // loads past the row are skipped, not zeroed: their activations would lie past the row too.
             if (pair)
             {
@@ -187,13 +223,47 @@ internal static class LinearKernel
         }
         if (shape.HasBias != 0)
         {
-            g += bias[row];
-            if (pair) u += bias[row + shape.Outputs];
+            g += bias[first];
+            if (pair) u += bias[second];
+        }
+        if (rows.Rotary)
+        {
+            StoreRotated(rows, g, u, t0 + lane, row / half, row - row / half * half, first, shape, y, cos, sin, positions, slots, keys, values);
+            return;
         }
         int o = (t0 + lane) * shape.Outputs + row;
         if (shape.Epilogue == (int)GemvEpilogue.Add) y[o] += g;
         else if (pair) y[o] = KernelMath.SiluMul(g, u);
         else y[o] = g;
+    }
+
+    /// <summary>
+    /// Token <paramref name="t"/>'s pair <paramref name="i"/> of head <paramref name="head"/> (of the q, then k, then v
+    /// heads), sums <paramref name="a"/> and <paramref name="b"/> for rows i and i + d/2: q and k rotated at the token's
+    /// position as RopeKvKernel rotates them, written to y's q | k | v row, and k and v to the token's cache slot.
+    /// </summary>
+    private static void StoreRotated<TRows>(TRows rows, float a, float b, int t, int head, int i, int first, GemvShape shape, ArrayView<float> y,
+        ArrayView<float> cos, ArrayView<float> sin, ArrayView<int> positions, ArrayView<int> slots, ArrayView<float> keys, ArrayView<float> values)
+        where TRows : struct, IGemvRows
+    {
+        int d = shape.HeadDim, half = d / 2, heads = shape.Heads, kvHeads = shape.KvHeads;
+        if (head < heads + kvHeads)
+        {
+            int angle = positions[t] * half + i;
+            float c = cos[angle], s = sin[angle];
+            float r1 = a * c - b * s, r2 = b * c + a * s;
+            a = r1;
+            b = r2;
+        }
+        int at = t * 2 * shape.Outputs + first;
+        y[at] = a;
+        y[at + half] = b;
+        if (head < heads) return;
+        bool key = head < heads + kvHeads;
+        int kv = slots[t] * kvHeads * d + (head - heads - (key ? 0 : kvHeads)) * d + i;
+        ArrayView<float> cache = key ? keys : values;
+        rows.StoreKv(cache, kv, a);
+        rows.StoreKv(cache, kv + half, b);
     }
 
     /// <summary>A lane's running sums: the row's (or with a pair, the gate row's) for up to four tokens, the up row's, and the tokens' squares.</summary>
@@ -277,13 +347,23 @@ internal static class LinearKernel
 }
 
 /// <summary>
+/// Where a <see cref="GemvEpilogue.RotaryPairs"/> GEMV takes its angles and puts its keys and values: the rotary tables
+/// [positions, d/2], each token's position and cache slot, one layer's key and value caches (slots x kvHeads x d
+/// elements, in the rows' <see cref="IKvFormat"/>), and the heads of q | k | v.
+/// </summary>
+internal readonly record struct GemvKvTarget(ArrayView<float> Cos, ArrayView<float> Sin, ArrayView<int> Positions, ArrayView<int> Slots,
+    ArrayView<float> Keys, ArrayView<float> Values, int HeadDim, int Heads, int KvHeads);
+
+/// <summary>
 /// One GEMV launch's sizes and modes (<see cref="LinearKernel"/>): y [tokens, outputs] from x [tokens, inDim];
-/// the weight has outputs rows, or 2 x outputs with <see cref="GemvEpilogue.SiluPair"/>.
+/// the weight has outputs rows, or 2 x outputs with <see cref="GemvEpilogue.SiluPair"/>; with
+/// <see cref="GemvEpilogue.RotaryPairs"/> the outputs are row pairs of heads of <see cref="HeadDim"/>, y and the weight 2 x outputs wide.
 /// </summary>
 internal struct GemvShape
 {
     public int Tokens, InDim, Outputs, WarpsPerRow, HasBias, Epilogue;
     public float Eps;
+    public int HeadDim, Heads, KvHeads;
 
     /// <summary>
     /// The launch for y [tokens, outputs] on a card of <paramref name="multiprocessors"/> SMs holding

@@ -32,8 +32,7 @@ public sealed class GenericQwen2Model : IQwen2Model<RuntimeDims>
         for (int i = 0; i < w.Layers.Length; i++)
         {
             GenericLayer l = w.Layers[i];
-            k.NormLinear(batch, x.Residual, l.InputLayernorm.Value, x.Normed, l.QkvProj.Value, l.QkvBias.Value, x.Qkv);
-            k.RopeAndStoreKv(batch, i, x.Qkv);
+            k.NormQkv(batch, i, x.Residual, l.InputLayernorm.Value, x.Normed, l.QkvProj.Value, l.QkvBias.Value, x.Qkv);
             k.Attention(batch, i, Spec.SlidingWindows[i], x.Qkv, x.Attention);
             k.LinearAdd(batch, x.Attention, l.OProj.Value, x.Hidden, x.Residual);
             k.NormGateUp(batch, x.Residual, l.PostAttentionLayernorm.Value, x.Normed, l.GateUpProj.Value, x.GateUp, x.Activated);

@@ -126,13 +126,12 @@ public sealed class IlgpuKernelTests
 
 /// <summary>
 /// The seam's projections (the norm and SiLU folded in, the residual added) on each kernel that computes them, on a
-/// simulator with 256-thread groups, against float64.
+/// simulator with 256-thread groups, against float64; the qkv projection, with RoPE and the KV write, in <see cref="NormQkvTests"/>.
 /// </summary>
 public sealed class IlgpuGemmTests
 {
     public enum Projection
     {
-        NormLinear,
         LinearAdd,
         NormGateUp,
     }
@@ -140,19 +139,15 @@ public sealed class IlgpuGemmTests
     [Theory]
     // The GEMV: 6 tokens (a warp's block of 4 and a ragged block of 2) over 1,000 inputs, whose lanes read four 8-weight
     // pieces a round, here 125 pieces a row, so the last round is ragged across the lanes.
-    [InlineData(Projection.NormLinear, 6, 1000, 24, 1)]
     [InlineData(Projection.LinearAdd, 6, 1000, 24, 1)]
     [InlineData(Projection.NormGateUp, 6, 1000, 24, 1)]
     // The GEMV with each row split over the 8 warps of a group (4 SMs to fill): 8 rows of 400 pieces for one token.
-    [InlineData(Projection.NormLinear, 1, 3200, 8, 4)]
     [InlineData(Projection.LinearAdd, 1, 3200, 8, 4)]
     [InlineData(Projection.NormGateUp, 1, 3200, 8, 4)]
     // The SIMT tiled GEMM (inputs not whole 32-deep slices), no edge a multiple of its 64 x 64 x 32 tiles.
-    [InlineData(Projection.NormLinear, 130, 40, 72, 1)]
     [InlineData(Projection.LinearAdd, 130, 40, 72, 1)]
     [InlineData(Projection.NormGateUp, 130, 40, 72, 1)]
     // The tensor-core GEMM: the norm in the activation split; with 4 SMs K splits in two, and the sum adds the residual.
-    [InlineData(Projection.NormLinear, 130, 128, 40, 4)]
     [InlineData(Projection.LinearAdd, 130, 128, 40, 4)]
     [InlineData(Projection.NormGateUp, 130, 128, 40, 4)]
     public void Projections_match_float64(Projection op, int tokens, int inDim, int outDim, int multiprocessors)
@@ -183,7 +178,6 @@ public sealed class IlgpuGemmTests
         var batch = new ForwardBatch(new int[tokens], Enumerable.Range(0, tokens).ToArray(), [0, tokens], [0], [[0]], 256, []);
         switch (op)
         {
-            case Projection.NormLinear: kernels.NormLinear(batch, input, normWeight, normed, weight, bias, output); break;
             case Projection.LinearAdd: kernels.LinearAdd(batch, input, weight, scratch, output); break;
             default: kernels.NormGateUp(batch, input, normWeight, normed, weight, gateUp, output); break;
         }
@@ -194,7 +188,7 @@ public sealed class IlgpuGemmTests
         {
             // The input row as the projection sees it: RMS-normalized (in float64) unless added into the residual.
             double[] row = x.Skip(t * inDim).Take(inDim).Select(v => (double)v).ToArray();
-            if (op != Projection.LinearAdd)
+            if (op == Projection.NormGateUp)
             {
                 double inv = 1 / Math.Sqrt(row.Sum(v => v * v) / inDim + 1e-5);
                 row = row.Select((v, k) => v * inv * norm[k]).ToArray();
@@ -226,7 +220,7 @@ public sealed class IlgpuGemmTests
                 else
                 {
                     (double v, double e) = Dot(o);
-                    expected = op == Projection.LinearAdd ? residual[t * outDim + o] + v : v + b[o];
+                    expected = residual[t * outDim + o] + v;
                     tolerance = e + 1e-6;
                 }
                 double actual = y[t * outDim + o];
@@ -302,7 +296,7 @@ public sealed class IlgpuGemmTests
         Assert.Equal([700, 3, 999], picked);
     }
 
-    private sealed class Values(float[] values) : IWeightSource
+    internal sealed class Values(float[] values) : IWeightSource
     {
         public void WriteFloat32(Span<float> destination) => values.CopyTo(destination);
 

@@ -61,7 +61,7 @@ public sealed class ProfiledKernelsTests
         Assert.Contains("== prefill/mixed T<=4: 1 steps", report);
         Assert.Contains("== decode T<=1: 1 steps", report);
         // Per step: the qkv, o, gate_up and down projections of each of the 2 layers, the final norm.
-        Assert.Matches(@"\s2x .*NormLinear 64x32", report);
+        Assert.Matches(@"\s2x .*NormQkv 64x32", report);
         Assert.Matches(@"\s2x .*LinearAdd 32x32", report);
         Assert.Matches(@"\s2x .*NormGateUp 96x32", report);
         Assert.Matches(@"\s2x .*LinearAdd 32x48", report);

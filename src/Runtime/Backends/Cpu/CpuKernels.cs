@@ -58,11 +58,12 @@ public sealed class CpuKernels<TDims> : IQwen2Kernels<TDims> where TDims : struc
         ForRows(batch.TokenCount, 8, row => NormRow(x.F32.Slice(row * _dims.HiddenSize, _dims.HiddenSize), w, y.F32.Slice(row * _dims.HiddenSize, _dims.HiddenSize)));
     }
 
-    /// <summary>The norm in a pass of its own into <paramref name="normed"/>, then the projection.</summary>
-    public void NormLinear(ForwardBatch batch, Tensor residual, Tensor norm, Tensor normed, Tensor weight, Tensor? bias, Tensor output)
+    /// <summary>The norm in a pass of its own into <paramref name="normed"/>, the projection, then RoPE and the KV write.</summary>
+    public void NormQkv(ForwardBatch batch, int layer, Tensor residual, Tensor norm, Tensor normed, Tensor weight, Tensor? bias, Tensor qkv)
     {
         RmsNorm(batch, residual, norm, normed);
-        Linear(batch, normed, weight, bias, output);
+        Linear(batch, normed, weight, bias, qkv);
+        RopeAndStoreKv(batch, layer, qkv);
     }
 
     /// <summary>The projection into <paramref name="scratch"/>, then the add: Hugging Face's order of operations.</summary>

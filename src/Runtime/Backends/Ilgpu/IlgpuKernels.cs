@@ -72,7 +72,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         bool bf16Kv = options.Kv.Dtype == KvCacheDtype.BFloat16;
         _embed = kernels.LoadKernel<ArrayView<ushort>, ArrayView<int>, ArrayView<float>, int, TDims>(EmbedKernel.Run);
         _norm = kernels.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, TDims>(RmsNormKernel.Run);
-        _gemv = Gemvs.Load(kernels);
+        _gemv = bf16Kv ? Gemvs.Load<Bf16Kv>(kernels) : Gemvs.Load<Float32Kv>(kernels);
         // Only the kernels this model's shapes use: compiling one costs a good part of a second at start-up. The
         // tensor-core GEMM needs 32-wide input slices; the block attention at most MaxRows query heads per KV head and
         // head rows of whole 16-byte pieces; the SIMT GEMM and the warp-per-row attention cover the shapes they don't.
@@ -246,11 +246,28 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         Norm(IlgpuTensor.Of(input).F32, IlgpuTensor.Of(weight).F32, IlgpuTensor.Of(output).F32, batch.TokenCount);
     }
 
-    public void NormLinear(ForwardBatch batch, Tensor residual, Tensor norm, Tensor normed, Tensor weight, Tensor? bias, Tensor output)
+    /// <summary>
+    /// On the GEMV, one kernel: the norm folded in, each warp taking a rotary row pair of q | k | v, RoPE and the KV write
+    /// in the epilogue. On the GEMMs, the projection, then the RoPE kernel.
+    /// </summary>
+    public void NormQkv(ForwardBatch batch, int layer, Tensor residual, Tensor norm, Tensor normed, Tensor weight, Tensor? bias, Tensor qkv)
     {
         _batch.Use(batch, _stream);
-        Project(new Input(IlgpuTensor.Of(residual).F32, IlgpuTensor.Of(norm).F32, IlgpuTensor.Of(normed).F32), IlgpuTensor.Of(weight),
-            bias is null ? null : IlgpuTensor.Of(bias), IlgpuTensor.Of(output).F32, batch.TokenCount, GemvEpilogue.Store);
+        var input = new Input(IlgpuTensor.Of(residual).F32, IlgpuTensor.Of(norm).F32, IlgpuTensor.Of(normed).F32);
+        IlgpuTensor w = IlgpuTensor.Of(weight);
+        IlgpuTensor? b = bias is null ? null : IlgpuTensor.Of(bias);
+        int tokens = batch.TokenCount, outDim = w.Shape[0], inDim = w.Shape[1];
+        ArrayView<float> y = IlgpuTensor.Of(qkv).F32;
+        if (RouteFor(tokens, outDim, inDim) == Route.Gemv)
+        {
+            var kv = new GemvKvTarget(_cos.View, _sin.View, _batch.Positions, _batch.Slots, _keys[layer].View, _values[layer].View,
+                _dims.HeadDim, _dims.NumHeads, _dims.NumKvHeads);
+            _gemv.Run(_stream, input.X, input.Norm, w.B16Octets, b?.F32 ?? _empty.View, b is not null, y, tokens, inDim, outDim / 2, GemvEpilogue.RotaryPairs,
+                _dims.RmsNormEps, _accelerator.NumMultiprocessors, _groupSize, kv);
+            return;
+        }
+        Project(input, w, b, y, tokens, GemvEpilogue.Store);
+        RopeAndStoreKv(batch, layer, qkv);
     }
 
     public void LinearAdd(ForwardBatch batch, Tensor input, Tensor weight, Tensor scratch, Tensor residual)
