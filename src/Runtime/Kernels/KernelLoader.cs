@@ -1,25 +1,33 @@
 using System.Diagnostics;
 using System.Reflection;
 using ILGPU;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 
 namespace Specialized.Kernels;
 
 /// <summary>
-/// Loads explicitly grouped kernels on one accelerator, as ILGPU's <c>LoadKernel</c> extensions do, through a
-/// <see cref="PtxCache"/> on CUDA where it has one: the engine's kernels compile once per build of the code and machine
-/// kind, not once per process. Elsewhere (ILGPU's CPU accelerator, or no cache) ILGPU compiles each as usual.
+/// Loads explicitly grouped kernels on one accelerator, as ILGPU's <c>LoadKernel</c> extensions do. On CUDA each kernel's
+/// PTX comes through a <see cref="PtxCache"/> where it has one (the engine's kernels compile once per build of the code
+/// and kind of GPU, not once per process), and on sm_90 begins with the wait for its grid dependencies
+/// (<see cref="GridDependencies"/>), so that the decode graphs can launch it early. Elsewhere (ILGPU's CPU accelerator)
+/// ILGPU compiles each as usual.
 /// </summary>
 public sealed class KernelLoader
 {
     private readonly PtxCache? _cache;
+    private readonly bool _gridDependencies;
+    private readonly HashSet<IntPtr> _waiting = [];
     private long _compileTicks;
 
     public KernelLoader(Accelerator accelerator, PtxCache? cache = null)
     {
         Accelerator = accelerator;
-        _cache = accelerator is CudaAccelerator ? cache : null;
+        var cuda = accelerator as CudaAccelerator;
+        _cache = cuda is null ? null : cache;
+        _gridDependencies = cuda is not null && PtxKernels.Supported && GridDependencies.Supported(cuda.Backend);
     }
 
     public Accelerator Accelerator { get; }
@@ -30,19 +38,34 @@ public sealed class KernelLoader
     /// <summary>Time spent compiling or loading kernels' code (not making their modules on the device), over all threads.</summary>
     public TimeSpan CompileTime => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _compileTicks));
 
+    /// <summary>Whether the CUDA function <paramref name="function"/> is a kernel loaded here that begins with the wait for its grid dependencies.</summary>
+    public bool WaitsForGridDependencies(IntPtr function)
+    {
+        lock (_waiting) return _waiting.Contains(function);
+    }
+
     /// <summary>The kernel <paramref name="method"/> (static, explicitly grouped) as a launcher of type <typeparamref name="TDelegate"/>.</summary>
     public TDelegate Load<TDelegate>(MethodInfo method, KernelSpecialization specialization) where TDelegate : Delegate
     {
         long start = Stopwatch.GetTimestamp();
-        if (_cache is null || Accelerator is not CudaAccelerator cuda)   // ILGPU's own path, as its extensions take it
+        if (Accelerator is not CudaAccelerator cuda)   // ILGPU's own path, as its extensions take it
         {
             var kernel = Accelerator.LoadKernel(method, specialization);
             Interlocked.Add(ref _compileTicks, Stopwatch.GetTimestamp() - start);
             return kernel.CreateLauncherDelegate<TDelegate>();
         }
-        var compiled = _cache.Compile(cuda.Backend, method, specialization);
+        var compiled = (PTXCompiledKernel)(_cache?.Compile(cuda.Backend, method, specialization)
+            ?? cuda.Backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(method), specialization));
+        string ptx = compiled.PTXAssembly;
+        bool waits = _gridDependencies && GridDependencies.TryAdd(compiled.PTXAssembly, out ptx);
+        if (waits) compiled = PtxKernels.Make(compiled.Context, PtxKernels.EntryPointOf(compiled), ptx);
         Interlocked.Add(ref _compileTicks, Stopwatch.GetTimestamp() - start);
-        return Accelerator.LoadKernel(compiled).CreateLauncherDelegate<TDelegate>();
+        var loaded = (CudaKernel)Accelerator.LoadKernel(compiled);
+        if (waits)
+        {
+            lock (_waiting) _waiting.Add(loaded.FunctionPtr);
+        }
+        return loaded.CreateLauncherDelegate<TDelegate>();
     }
 
     // ILGPU's LoadKernel extensions (KernelLoaders) arity by arity: the kernels here take 3 to 14 arguments.

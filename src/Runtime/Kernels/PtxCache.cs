@@ -31,15 +31,6 @@ public sealed class PtxCache
 
     private const string Format = "specialized-ptx 1";
 
-    /// <summary>
-    /// PTXCompiledKernel's constructor and a compiled kernel's entry point (which holds its shared memory), both internal
-    /// to ILGPU (1.5.3, pinned): the one way to hand it PTX made earlier. Where a later ILGPU lacks them, every kernel compiles.
-    /// </summary>
-    private static readonly ConstructorInfo? CompiledKernelConstructor = typeof(PTXCompiledKernel).GetConstructor(
-        BindingFlags.Instance | BindingFlags.NonPublic, [typeof(Context), typeof(EntryPoint), typeof(CompiledKernel.KernelInfo), typeof(string)]);
-
-    private static readonly PropertyInfo? EntryPointProperty = typeof(CompiledKernel).GetProperty("EntryPoint", BindingFlags.Instance | BindingFlags.NonPublic);
-
     public PtxCache(string directory)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
@@ -69,8 +60,8 @@ public sealed class PtxCache
         }
     }
 
-    /// <summary>Whether this ILGPU lets a kernel be made from stored PTX (if not, every kernel compiles).</summary>
-    public static bool Supported => CompiledKernelConstructor is not null && EntryPointProperty?.PropertyType == typeof(EntryPoint);
+    /// <summary>Whether this ILGPU lets a kernel be made from stored PTX (<see cref="PtxKernels"/>; if not, every kernel compiles).</summary>
+    public static bool Supported => PtxKernels.Supported;
 
     /// <summary>Kernels loaded from the folder, and kernels compiled (and stored), since this cache was made.</summary>
     public int Loaded => _loaded;
@@ -91,8 +82,7 @@ public sealed class PtxCache
         string path = Path.Combine(Directory, key + ".ptx");
         if (TryRead(path, key, out SharedMemorySpecification shared, out string? ptx))
         {
-            var entryPoint = new EntryPoint(entry, shared, specialization);
-            var kernel = (CompiledKernel)CompiledKernelConstructor!.Invoke([backend.Context, entryPoint, null, ptx]);
+            var kernel = PtxKernels.Make(backend.Context, new EntryPoint(entry, shared, specialization), ptx!);
             Interlocked.Increment(ref _loaded);
             return kernel;
         }
@@ -156,7 +146,7 @@ public sealed class PtxCache
 
     private void TryWrite(string path, string key, PTXCompiledKernel kernel)
     {
-        var shared = ((EntryPoint)EntryPointProperty!.GetValue(kernel)!).SharedMemory;
+        var shared = PtxKernels.EntryPointOf(kernel).SharedMemory;
         string text = $"{Format}\nkey {key}\nshared {shared.StaticSize} {(shared.HasDynamicMemory ? 1 : 0)}\nsha {Hash(kernel.PTXAssembly)}\n\n{kernel.PTXAssembly}";
         string temporary = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
         try

@@ -17,6 +17,7 @@ namespace Specialized.Backends.Ilgpu;
 public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepReplay, IBackgroundCompilation, IDisposable where TDims : struct, IQwen2Dims
 {
     private readonly Accelerator _accelerator;
+    private readonly KernelLoader _kernels;
     private readonly AcceleratorStream _stream;
     private readonly TDims _dims;
     private readonly int _groupSize;
@@ -62,6 +63,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         }
         Accelerator accelerator = kernels.Accelerator;
         _accelerator = accelerator;
+        _kernels = kernels;
         _stream = stream;
         _dims = dims;
         _groupSize = Math.Min(256, accelerator.MaxNumThreadsPerGroup);
@@ -229,7 +231,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
             Launches();
             return true;
         }
-        _decodeGraphs.Get(size, context, _batch.Generation, () => CudaGraph.Capture(_stream, Launches)).Launch(_stream);
+        _decodeGraphs.Get(size, context, _batch.Generation, () => CudaGraph.Capture(_stream, Launches, _kernels.WaitsForGridDependencies)).Launch(_stream);
         return true;
     }
 
