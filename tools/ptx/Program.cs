@@ -1,5 +1,7 @@
 // Writes the PTX that ILGPU generates for the engine's main kernels, specialized for Qwen2.5-0.5B-Instruct, without a
 // GPU (ILGPU's PTX backend needs none), so `ptxas -v` on the GPU machine can report registers, spills and shared memory.
+// As the engine loads them on an H100: sm_90, each kernel's body opening with the grid-dependency wait (GridDependencies);
+// PTX ISA 7.8 (the engine's is 8.8 on a current driver), which ptxas 11.8 also reads.
 //   dotnet run --project tools/ptx -c Release -- OUT_DIR
 // With CACHE=DIR the kernels go through the engine's PtxCache in DIR (a second run shows what a warm cache saves);
 // with BG=1 the attention kernels compile on a second thread, as the engine's background compilation does.
@@ -40,7 +42,8 @@ Type ptxMma = T("PtxMma"), f32Kv = T("Float32Kv");
 ];
 
 using var context = Context.Create(builder => builder.Cuda().EnableAlgorithms().Optimize(Specialized.Backends.Ilgpu.IlgpuBackend.KernelOptimization));
-using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_80), CudaArchitecture.SM_80, CudaInstructionSet.ISA_80, null);
+using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90, CudaInstructionSet.ISA_78, null);
+MethodInfo addWait = T("GridDependencies").GetMethod("TryAdd", BindingFlags.Public | BindingFlags.Static)!;
 var all = System.Diagnostics.Stopwatch.StartNew();
 bool bg = Environment.GetEnvironmentVariable("BG") == "1";
 var cache = Environment.GetEnvironmentVariable("CACHE") is { Length: > 0 } cacheDir ? new Specialized.Kernels.PtxCache(cacheDir) : null;
@@ -74,6 +77,8 @@ void Compile((string Kernel, Type[] Arguments) k)
         "TensorCoreGemmKernel" => $"{name}.{arguments[0].Name}.{arguments[2].Name}",
         _ => name,
     };
-    File.WriteAllText(Path.Combine(outDir, $"{file}.ptx"), compiled.PTXAssembly);
+    object?[] add = [compiled.PTXAssembly, null];
+    if (!(bool)addWait.Invoke(null, add)!) throw new InvalidOperationException($"{file}: no single entry to add the grid-dependency wait to.");
+    File.WriteAllText(Path.Combine(outDir, $"{file}.ptx"), (string)add[1]!);
     Console.WriteLine($"{file}: {compiled.PTXAssembly.Length:N0} characters of PTX, compiled in {watch.ElapsedMilliseconds} ms");
 }

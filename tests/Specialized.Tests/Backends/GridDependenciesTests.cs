@@ -11,7 +11,8 @@ namespace Specialized.Tests.Backends;
 
 /// <summary>
 /// The grid-dependency prologue on ILGPU's PTX (its PTX backend needs no GPU): on sm_90 every kernel's body begins with
-/// the wait, ahead of any load or store, and the rest of its PTX is as ILGPU wrote it; older targets get no prologue.
+/// the wait, ahead of any load or store, its target is raised from ILGPU's sm_80 to the sm_90 the wait needs, and the
+/// rest of its PTX is as ILGPU wrote it; older devices get no prologue.
 /// Whether the decode graphs' programmatic edges overlap launches, and give the tokens plain edges give, only a GPU
 /// shows (tools/device/session-ab.sh compares both).
 /// </summary>
@@ -51,8 +52,12 @@ public sealed class GridDependenciesTests : IDisposable
 
         Assert.True(GridDependencies.TryAdd(ptx, out string waiting));
 
-        Assert.Equal(ptx, waiting.Replace(GridDependencies.Prologue, "", StringComparison.Ordinal));
+        // ILGPU targets sm_80 even for an sm_90 device; the wait needs sm_90, and nothing else changes.
+        Assert.Contains("\n.target sm_80\n", ptx, StringComparison.Ordinal);
+        Assert.Equal(ptx, waiting.Replace(GridDependencies.Prologue, "", StringComparison.Ordinal).Replace(GridDependencies.Target, ".target sm_80", StringComparison.Ordinal));
         string[] lines = waiting.Split('\n');
+        Assert.Single(lines, l => l.StartsWith(".target", StringComparison.Ordinal));
+        Assert.Contains(GridDependencies.Target, lines);
         int entry = Array.FindIndex(lines, l => l.Contains(".entry ", StringComparison.Ordinal));
         int body = Array.IndexOf(lines, "{", entry);
         Assert.Equal("\tgriddepcontrol.wait;", lines[body + 1]);
@@ -61,14 +66,22 @@ public sealed class GridDependenciesTests : IDisposable
         Assert.All(lines[(entry + 1)..body], l => Assert.Matches(@"^(\t\.param |\)$|\.maxntid |\.minnctapersm )", l));
     }
 
-    [Fact]
-    public void PTX_without_one_entry_is_left_alone()
+    [Theory]
+    [InlineData(".version 8.0\n.target sm_90\n")]   // no entry
+    [InlineData(".version 8.0\n.target sm_80\n.visible .entry A(\n)\n{\n\tret;\n}\n.visible .entry B(\n)\n{\n\tret;\n}\n")]   // two
+    [InlineData(".version 8.0\n.visible .entry A(\n)\n{\n\tret;\n}\n")]   // no target
+    [InlineData(".version 8.8\n.target sm_100\n.visible .entry A(\n)\n{\n\tret;\n}\n")]   // a later target than the prologue's
+    public void PTX_that_is_not_one_kernel_for_sm_90_or_below_is_left_alone(string ptx)
     {
-        Assert.False(GridDependencies.TryAdd(".version 8.0\n.target sm_90\n", out string none));
-        Assert.Equal(".version 8.0\n.target sm_90\n", none);
-        const string two = ".visible .entry A(\n)\n{\n\tret;\n}\n.visible .entry B(\n)\n{\n\tret;\n}\n";
-        Assert.False(GridDependencies.TryAdd(two, out string unchanged));
-        Assert.Equal(two, unchanged);
+        Assert.False(GridDependencies.TryAdd(ptx, out string unchanged));
+        Assert.Equal(ptx, unchanged);
+    }
+
+    [Fact]
+    public void The_prologue_and_the_target_go_where_they_belong()
+    {
+        Assert.True(GridDependencies.TryAdd(".version 8.8\n.target sm_80\n.address_size 64\n\n.visible .entry A(\n\t.param .b32 a\n)\n.maxntid 256, 1, 1\n{\n\tret;\n}\n", out string ptx));
+        Assert.Equal(".version 8.8\n.target sm_90\n.address_size 64\n\n.visible .entry A(\n\t.param .b32 a\n)\n.maxntid 256, 1, 1\n{\n" + GridDependencies.Prologue + "\tret;\n}\n", ptx);
     }
 
     [Fact]

@@ -55,7 +55,7 @@ internal sealed class CudaGraph : IDisposable
             && cuGraphClone(out IntPtr plain, graph) == 0)
         {
             // The clone keeps the plain edges for a driver that refuses the programmatic ones, at any point.
-            if (MakeProgrammatic(graph, waits) && cuGraphInstantiateWithFlags(out IntPtr programmatic, graph, 0) == 0)
+            if (TryMakeProgrammatic(graph, waits) && cuGraphInstantiateWithFlags(out IntPtr programmatic, graph, 0) == 0)
             {
                 cuGraphDestroy(plain);
                 return new CudaGraph(graph, programmatic);
@@ -77,6 +77,18 @@ internal sealed class CudaGraph : IDisposable
     /// programmatic one, from the first kernel's programmatic port. False where there was none to replace or the driver
     /// refused a call (the graph may then be half done: the caller drops it).
     /// </summary>
+    private static bool TryMakeProgrammatic(IntPtr graph, Func<IntPtr, bool> waits)
+    {
+        try
+        {
+            return MakeProgrammatic(graph, waits);
+        }
+        catch (EntryPointNotFoundException)   // a driver before CUDA 12.3 has no edge data
+        {
+            return false;
+        }
+    }
+
     private static bool MakeProgrammatic(IntPtr graph, Func<IntPtr, bool> waits)
     {
         nuint count = 0;
