@@ -21,7 +21,7 @@ namespace Specialized.Kernels;
 /// a header (the key again, the kernel's static and dynamic shared memory, a hash of the PTX), so an entry cut short or
 /// damaged is compiled again and rewritten, never loaded. Entries are written whole to a temporary file and renamed, so
 /// processes sharing the folder never see half of one. Failing to write one (a read-only or full disk) costs only the
-/// saving.
+/// saving. Nothing prunes the folder: entries of earlier builds stay until it is deleted.
 /// </para>
 /// </summary>
 public sealed class PtxCache
