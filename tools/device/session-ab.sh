@@ -47,5 +47,5 @@ echo "== batch 1 under ncu"; ARGS="--max-total-tokens 4096" timeout 90 bash tool
 if [ "$agreed" = 1 ]; then
   for app in .device/base/app .device/app; do echo "== $app: offline 1000 x 1024/256"; b $app --num-prompts 1000 --input-len 1024 --output-len 256; done 2>&1 | tee -a $OUT/ab.log
   for app in .device/base/app .device/app; do echo "== $app: decode batch 1, prompt 128, 256 new"; b $app --num-prompts 1 --input-len 128 --output-len 256; done 2>&1 | tee -a $OUT/ab.log
-  echo "== this build, plain graph edges (SPECIALIZED_PROGRAMMATIC_LAUNCH=off): decode batch 1"; SPECIALIZED_PROGRAMMATIC_LAUNCH=off b .device/app --num-prompts 1 --input-len 128 --output-len 256 2>&1 | tee -a $OUT/ab.log
+  echo "== this build without the grid-dependency prologue or programmatic edges (SPECIALIZED_PROGRAMMATIC_LAUNCH=off): decode batch 1"; SPECIALIZED_PROGRAMMATIC_LAUNCH=off b .device/app --num-prompts 1 --input-len 128 --output-len 256 2>&1 | tee -a $OUT/ab.log
 fi

@@ -12,7 +12,8 @@ namespace Specialized.Kernels;
 /// <c>griddepcontrol.launch_dependents</c>, which lets its own successor launch as soon as all its groups are running.
 /// A decode step's graph then overlaps each kernel's launch and ramp with the kernel before. Launched any other way
 /// (no programmatic edge into it) the wait returns at once. <see cref="Ilgpu.CudaGraph"/> makes an edge programmatic
-/// only into a kernel known to begin with the wait.
+/// only into a kernel known to begin with the wait. <c>SPECIALIZED_PROGRAMMATIC_LAUNCH=off</c> loads the kernels as ILGPU
+/// wrote them, so no edge becomes programmatic (to compare).
 /// <para>
 /// ILGPU targets the lowest architecture its features need, at most sm_80 (<c>CudaCapabilityContext.TargetArchitecture</c>),
 /// even on an H100, and <c>griddepcontrol</c> needs a <c>.target</c> of sm_90: the prologue comes with that target.
@@ -26,9 +27,16 @@ internal static partial class GridDependencies
     /// <summary>The PTX target the prologue needs.</summary>
     public const string Target = ".target sm_90";
 
-    /// <summary>Whether kernels compiled by <paramref name="backend"/> can wait: a device of sm_90 or later, PTX ISA 7.8 or later.</summary>
+    /// <summary>The environment variable that, set to <c>off</c>, leaves the prologue out.</summary>
+    public const string Variable = "SPECIALIZED_PROGRAMMATIC_LAUNCH";
+
+    /// <summary>
+    /// Whether kernels compiled by <paramref name="backend"/> get the prologue: a device of sm_90 or later, PTX ISA 7.8
+    /// or later, and not switched off.
+    /// </summary>
     public static bool Supported(PTXBackend backend) =>
-        backend.Architecture.Major >= 9 && backend.InstructionSet >= CudaInstructionSet.ISA_78;
+        backend.Architecture.Major >= 9 && backend.InstructionSet >= CudaInstructionSet.ISA_78
+        && !string.Equals(Environment.GetEnvironmentVariable(Variable), "off", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// <paramref name="ptx"/> (one ILGPU kernel: a <c>.target</c> below sm_90, or sm_90 itself; its <c>.entry</c>, the

@@ -21,7 +21,7 @@ public sealed class GridDependenciesTests : IDisposable
     private readonly Context _context = Context.Create(builder => builder.Cuda().EnableAlgorithms().Optimize(IlgpuBackend.KernelOptimization));
 
     [Fact]
-    public void Only_sm_90_with_PTX_7_8_can_wait()
+    public void Only_sm_90_with_PTX_7_8_can_wait_unless_switched_off()
     {
         using PTXBackend hopper = Backend(CudaArchitecture.SM_90, CudaInstructionSet.ISA_78);
         using PTXBackend ampere = Backend(CudaArchitecture.SM_80, CudaInstructionSet.ISA_80);
@@ -29,6 +29,16 @@ public sealed class GridDependenciesTests : IDisposable
         Assert.True(GridDependencies.Supported(hopper));
         Assert.False(GridDependencies.Supported(ampere));
         Assert.False(GridDependencies.Supported(oldIsa));
+        string? set = Environment.GetEnvironmentVariable(GridDependencies.Variable);
+        try
+        {
+            Environment.SetEnvironmentVariable(GridDependencies.Variable, "off");
+            Assert.False(GridDependencies.Supported(hopper));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(GridDependencies.Variable, set);
+        }
     }
 
     public static TheoryData<string> Kernels => new() { "ArgMax", "Gemv", "TensorCoreGemm" };

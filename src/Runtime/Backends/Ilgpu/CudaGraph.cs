@@ -12,16 +12,13 @@ namespace Specialized.Backends.Ilgpu;
 /// <para>
 /// Where the recorded kernels wait for their grid dependencies (<see cref="Kernels.GridDependencies"/>), each edge from
 /// one kernel into such a kernel becomes programmatic: the second may launch once every group of the first is running,
-/// and waits on the device for it to complete, so consecutive kernels' launches overlap. <c>SPECIALIZED_PROGRAMMATIC_LAUNCH=off</c>
-/// keeps the plain edges (to compare). Where the driver refuses the programmatic graph, the plain one is used.
+/// and waits on the device for it to complete, so consecutive kernels' launches overlap. Where the driver refuses the
+/// programmatic graph, the plain one is used.
 /// </para>
 /// </summary>
 internal sealed class CudaGraph : IDisposable
 {
     private const int CaptureModeRelaxed = 2;
-
-    /// <summary>The environment variable that, set to <c>off</c>, keeps a graph's kernel-to-kernel edges plain.</summary>
-    public const string ProgrammaticVariable = "SPECIALIZED_PROGRAMMATIC_LAUNCH";
 
     private IntPtr _graph, _exec;
 
@@ -51,8 +48,7 @@ internal sealed class CudaGraph : IDisposable
             if (ended != 0 && graph != IntPtr.Zero) cuGraphDestroy(graph);
             Check(ended, "cuStreamEndCapture");
         }
-        if (waits is not null && !string.Equals(Environment.GetEnvironmentVariable(ProgrammaticVariable), "off", StringComparison.OrdinalIgnoreCase)
-            && cuGraphClone(out IntPtr plain, graph) == 0)
+        if (waits is not null && cuGraphClone(out IntPtr plain, graph) == 0)
         {
             // The clone keeps the plain edges for a driver that refuses the programmatic ones, at any point.
             if (TryMakeProgrammatic(graph, waits) && cuGraphInstantiateWithFlags(out IntPtr programmatic, graph, 0) == 0)
