@@ -34,11 +34,9 @@ namespace Specialized.Kernels;
 /// registers (<see cref="Specialization"/>), no spills, ~500 instructions a warp per 16 keys at head size 64 (48 MMAs), where <see cref="ExtendAttentionKernel"/>
 /// (a lane per key, shared-memory FMAs) spent ~1,150 on the same work.
 /// </para>
-/// Splitting the keys (grid.Z &gt; 1) leaves each row's max, sum and unnormalized output in <c>partials</c>,
-/// <see cref="Rows"/> rows a group, and the last range of a (token, KV head) to finish merges them
-/// (<see cref="AttentionCombineKernel.CombineRow"/>, counting arrivals in <see cref="ArrivalSlots"/>): no combine
-/// launch. Chunks start at multiples of 16 keys, so a page size that 16 divides puts a chunk in one page: one
-/// page-table read a chunk.
+/// Splitting the keys (grid.Z &gt; 1) leaves each row's max, sum and unnormalized output in <c>partials</c> for
+/// <see cref="AttentionCombineKernel"/>, <see cref="Rows"/> rows a group. Chunks start at multiples of 16 keys, so a
+/// page size that 16 divides puts a chunk in one page: one page-table read a chunk.
 /// </summary>
 internal static class DecodeAttentionKernel
 {
@@ -190,22 +188,20 @@ internal static class DecodeAttentionKernel
             o0 = o0.Merge(merge, theirs + 1, fq, weight);
             if (twoHalves) o1 = o1.Merge(merge, theirs + 1 + HalfDim / 4, fq, weight);
         }
-        bool live = fg < g;
+        if (fg >= g) return;
+
         if (splits == 1)
         {
-            if (!live) return;
             ArrayView<Float4> output4 = output.Cast<Float4>();
             int at = (token * dims.QSize + (kvHead * g + fg) * d) / 4;
             float inverse = 1f / sum;
             o0.Store(output4, at, fq, inverse);
             if (twoHalves) o1.Store(output4, at + HalfDim / 4, fq, inverse);
-            return;
         }
-
-        int slot = Grid.IdxX * Grid.DimY + kvHead, first = slot * splits;
-        if (live)
+        else
         {
-            int at = ((first + split) * Rows + fg) * ExtendAttentionKernel.PartialSize;
+            int group = (Grid.IdxX * Grid.DimY + kvHead) * splits + split;
+            int at = (group * Rows + fg) * ExtendAttentionKernel.PartialSize;
             if (fq == 0)
             {
                 partials[at] = total;
@@ -214,31 +210,7 @@ internal static class DecodeAttentionKernel
             o0.StoreFloats(partials, at + 2, fq);
             if (twoHalves) o1.StoreFloats(partials, at + 2 + HalfDim, fq);
         }
-        // The last range of this (token, KV head) to finish merges them all, in place of a combine kernel (one launch
-        // fewer a layer). Each range's warp publishes its state (the fence) before it counts itself in; the last one
-        // sees every other range's, and resets the count for the next launch (a replayed graph reuses it).
-        MemoryFence.DeviceLevel();
-        ArrayView<int> arrivals = partials.SubView(partials.Length - ArrivalSlots).Cast<int>();
-        int arrived = 0;
-        if (lane == 0) arrived = Atomic.Add(ref arrivals[slot], 1);
-        arrived = Warp.Shuffle(arrived, 0);
-        if (arrived != splits - 1) return;
-        MemoryFence.DeviceLevel();
-        if (lane == 0) arrivals[slot] = 0;
-        int rangeFloats = Rows * ExtendAttentionKernel.PartialSize;
-        for (int r = 0; r < g; r++)
-        {
-            AttentionCombineKernel.CombineRow(partials, output, (first * Rows + r) * ExtendAttentionKernel.PartialSize, rangeFloats, splits,
-                token * dims.QSize + (kvHead * g + r) * d, d);
-        }
     }
-
-    /// <summary>
-    /// Ints at the end of <c>partials</c> that count, per (token, KV head), the key ranges of a split launch done so far
-    /// (zero between launches). A launch splits keys only while its groups are fewer than the attention's target (two
-    /// an SM), so this covers cards of up to 512 SMs.
-    /// </summary>
-    public const int ArrivalSlots = 1024;
 
     private static float Weight(float max, float total) => max == float.NegativeInfinity ? 0f : XMath.Exp(max - total);
 

@@ -25,9 +25,8 @@ internal static class AttentionComparison
     /// <param name="groupSize">Threads a group of the simulated device: the kernel under test's group size.</param>
     /// <param name="multiprocessors">Simulated SMs: the attention splits keys until its groups fill twice as many.</param>
     /// <param name="dtype">The KV cache's elements, on both sides (the CPU backend rounds a bf16 cache's values as the GPU stores them).</param>
-    /// <param name="launches">Times the step attends, each into a fresh output (the last is compared): what one launch leaves behind must not spoil the next.</param>
     public static void Compare(RuntimeDims dims, ForwardBatch prefix, ForwardBatch step, int window, int seed, int groupSize,
-        int multiprocessors = 1, int pages = 40, KvCacheDtype dtype = KvCacheDtype.Float32, int launches = 1)
+        int multiprocessors = 1, int pages = 40, KvCacheDtype dtype = KvCacheDtype.Float32)
     {
         var rng = new Random(seed);
         float[] Random(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
@@ -39,7 +38,7 @@ internal static class AttentionComparison
         using var cpu = new CpuBackend();
         using var gpu = IlgpuBackend.CreateCpuSimulator(groupSize / 32, multiprocessors);
         float[] expected = Attend(cpu, dims, options, prefix, prefixQkv, step, stepQkv, window);
-        float[] actual = Attend(gpu, dims, options, prefix, prefixQkv, step, stepQkv, window, launches);
+        float[] actual = Attend(gpu, dims, options, prefix, prefixQkv, step, stepQkv, window);
         if (dtype == KvCacheDtype.BFloat16)
         {
             // The cache really rounds: each stored value moves by up to 2^-9 of itself, which the attention averages down to
@@ -64,7 +63,7 @@ internal static class AttentionComparison
         """));
 
     private static float[] Attend(IBackend backend, RuntimeDims dims, RunnerOptions options, ForwardBatch prefix, float[] prefixQkv,
-        ForwardBatch step, float[] stepQkv, int window, int launches = 1)
+        ForwardBatch step, float[] stepQkv, int window)
     {
         IQwen2Kernels<RuntimeDims> kernels = backend.CreateKernels(dims, options);
         if (prefix.TokenCount > 0) kernels.RopeAndStoreKv(prefix, 0, Upload(backend, prefixQkv, prefix.TokenCount, dims.QkvSize));
@@ -72,11 +71,6 @@ internal static class AttentionComparison
         kernels.RopeAndStoreKv(step, 0, qkv);
         Tensor output = backend.CreateActivations(step.TokenCount, dims.QSize);
         kernels.Attention(step, 0, window, qkv, output);
-        for (int i = 1; i < launches; i++)
-        {
-            output = backend.CreateActivations(step.TokenCount, dims.QSize);
-            kernels.Attention(step, 0, window, qkv, output);
-        }
         var result = new float[step.TokenCount * dims.QSize];
         backend.CopyRows(output, step.TokenCount, result);
         return result;

@@ -180,15 +180,8 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         if (_combineAttention is not null)
         {
             // Split keys only while the groups are fewer than the target, so groups x splits stays under twice it.
-            // After the states, the decode kernel's arrival counts (zero between launches): one per (token, KV head)
-            // of a split launch, which has fewer than the target's groups.
             int rows = tensorCoreAttention ? TensorCoreAttentionKernel.Rows : ExtendAttentionKernel.MaxRows;
-            if (_decodeOnTensorCores && _attentionTargetGroups > DecodeAttentionKernel.ArrivalSlots)
-            {
-                throw new NotSupportedException($"The decode attention counts the key ranges of at most {DecodeAttentionKernel.ArrivalSlots} groups; this device aims at {_attentionTargetGroups}.");
-            }
-            _attentionPartials = accelerator.Allocate1D<float>(2L * _attentionTargetGroups * rows * ExtendAttentionKernel.PartialSize + DecodeAttentionKernel.ArrivalSlots);
-            _attentionPartials.MemSetToZero();
+            _attentionPartials = accelerator.Allocate1D<float>(2L * _attentionTargetGroups * rows * ExtendAttentionKernel.PartialSize);
         }
         int graphBatch = Math.Min(options.CudaGraphMaxBatch, Math.Min(options.MaxBatchTokens, options.MaxLogitRows));
         if (graphBatch > 0) _decodeGraphs = new DecodeGraphs(graphBatch, scratchPage: options.Kv.NumPages);
@@ -329,7 +322,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
             if (_batch.DecodeBlockCount > 0)
             {
                 BlockAttention(kernels.Decode!, _batch.DecodeBlocks, _batch.DecodeBlockCount,
-                    DecodeAttentionKernel.GroupSize, DecodeAttentionKernel.Rows, batch, layer, slidingWindow, qkv, output, mergesItsRanges: true);
+                    DecodeAttentionKernel.GroupSize, DecodeAttentionKernel.Rows, batch, layer, slidingWindow, qkv, output);
             }
             return;
         }
@@ -359,11 +352,10 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
 
     /// <summary>
     /// A group per (block, KV head, key range) of a block kernel (<paramref name="rows"/> query rows a group), its key
-    /// ranges split until the groups fill the GPU and merged by the combine kernel, or, with
-    /// <paramref name="mergesItsRanges"/> (the decode kernel), by the kernel's own last range.
+    /// ranges split until the groups fill the GPU and merged by the combine kernel.
     /// </summary>
     private void BlockAttention(Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, int, TDims> kernel, ArrayView<int> blockList, int blocks, int groupSize, int rows,
-        ForwardBatch batch, int layer, int slidingWindow, Tensor qkv, Tensor output, bool mergesItsRanges = false)
+        ForwardBatch batch, int layer, int slidingWindow, Tensor qkv, Tensor output)
     {
         int kvHeads = _dims.NumKvHeads;
         int context = _plannedContext > 0 ? _plannedContext : _batch.LongestContext;
@@ -374,7 +366,7 @@ public sealed class IlgpuKernels<TDims> : IQwen2Kernels<TDims>, IDecodeStepRepla
         kernel(_stream, new KernelConfig(new Index3D(blocks, kvHeads, splits), new Index3D(groupSize, 1, 1)),
             IlgpuTensor.Of(qkv).F32, IlgpuTensor.Of(output).F32, _keys[layer].View, _values[layer].View, _batch.Positions, _batch.TokenSequence,
             _batch.PageTable, _batch.PageOffsets, blockList, _attentionPartials!.View, splitKeys, batch.PageSize, slidingWindow, _dims);
-        if (splits > 1 && !mergesItsRanges)
+        if (splits > 1)
         {
             _combineAttention!(_stream, new KernelConfig(new Index2D(blocks, kvHeads), new Index2D(Math.Min(AttentionCombineKernel.GroupSize, _groupSize), 1)),
                 _attentionPartials.View, IlgpuTensor.Of(output).F32, blockList, splits, rows, _dims);
