@@ -37,8 +37,10 @@ for i in 1 2; do
 done
 b() { offline $1 100 "${@:2}"; }
 echo "== torch.matmul bf16 at M=4096"; timeout 90 python3 tools/device/torch_baselines.py matmul --out $OUT/torch_matmul.json 2>&1 | tail -6
-echo "== GpuGemmBenchmarks (tensor core, three tile shapes)"
-SPECIALIZED_GEMM_TOKENS=${1:-4096} gemm_suite .device/app bdn 200
+echo "== GpuGemmBenchmarks (tensor core, rounded activations, three tile shapes)"
+# All twelve methods over four shapes did not finish in 200 s (2026-12-08); the rounded ones are the target's ratio.
+SPECIALIZED_GEMM_TOKENS=${1:-4096} gemm_suite .device/app bdn 240 'TensorCoreRounded*'
+
 if [ "$agreed" = 1 ]; then
   for app in .device/base/app .device/app; do echo "== $app: offline 1000 x 1024/256, bf16 activations and KV cache"; b $app --num-prompts 1000 --input-len 1024 --output-len 256 --bf16-activations --kv-cache-dtype bf16; done 2>&1 | tee $OUT/ab.log
 fi

@@ -31,8 +31,9 @@ offline() {
 }
 
 # GpuGemmBenchmarks' tensor-core methods from the app folder $1 (token counts from SPECIALIZED_GEMM_TOKENS if set),
-# within $3 seconds (default 300); the log as $OUT/$2.log, its table printed. Usage: gemm_suite APP NAME [SECONDS]
+# within $3 seconds (default 300), those matching $4 (default all: TensorCore*); the log as $OUT/$2.log, its table
+# printed. Usage: gemm_suite APP NAME [SECONDS [METHODS]]
 gemm_suite() {
-  (cd /tmp && timeout ${3:-300} dotnet $OLDPWD/$1/Specialized.Benchmarks.dll --filter '*GpuGemmBenchmarks.TensorCore*' --artifacts /tmp/$2 > $OUT/$2.log 2>&1)
+  (cd /tmp && timeout ${3:-300} dotnet $OLDPWD/$1/Specialized.Benchmarks.dll --filter "*GpuGemmBenchmarks.${4:-TensorCore*}" --artifacts /tmp/$2 > $OUT/$2.log 2>&1)
   grep -E "^\|" $OUT/$2.log | cut -c1-150 | tail -40
 }
