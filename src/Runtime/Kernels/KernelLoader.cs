@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Reflection;
 using ILGPU;
 using ILGPU.Backends.EntryPoints;
@@ -20,7 +19,6 @@ public sealed class KernelLoader
     private readonly PtxCache? _cache;
     private readonly bool _gridDependencies;
     private readonly HashSet<IntPtr> _waiting = [];
-    private long _compileTicks;
 
     public KernelLoader(Accelerator accelerator, PtxCache? cache = null)
     {
@@ -35,9 +33,6 @@ public sealed class KernelLoader
     /// <summary>The cache kernels load through (null where ILGPU compiles each: not CUDA, or no cache given).</summary>
     public PtxCache? Cache => _cache;
 
-    /// <summary>Time spent compiling or loading kernels' code (not making their modules on the device), over all threads.</summary>
-    public TimeSpan CompileTime => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _compileTicks));
-
     /// <summary>Whether the CUDA function <paramref name="function"/> is a kernel loaded here that begins with the wait for its grid dependencies.</summary>
     public bool WaitsForGridDependencies(IntPtr function)
     {
@@ -47,19 +42,15 @@ public sealed class KernelLoader
     /// <summary>The kernel <paramref name="method"/> (static, explicitly grouped) as a launcher of type <typeparamref name="TDelegate"/>.</summary>
     public TDelegate Load<TDelegate>(MethodInfo method, KernelSpecialization specialization) where TDelegate : Delegate
     {
-        long start = Stopwatch.GetTimestamp();
         if (Accelerator is not CudaAccelerator cuda)   // ILGPU's own path, as its extensions take it
         {
-            var kernel = Accelerator.LoadKernel(method, specialization);
-            Interlocked.Add(ref _compileTicks, Stopwatch.GetTimestamp() - start);
-            return kernel.CreateLauncherDelegate<TDelegate>();
+            return Accelerator.LoadKernel(method, specialization).CreateLauncherDelegate<TDelegate>();
         }
         var compiled = (PTXCompiledKernel)(_cache?.Compile(cuda.Backend, method, specialization)
             ?? cuda.Backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(method), specialization));
         string ptx = compiled.PTXAssembly;
         bool waits = _gridDependencies && GridDependencies.TryAdd(compiled.PTXAssembly, out ptx);
         if (waits) compiled = PtxKernels.Make(compiled.Context, PtxKernels.EntryPointOf(compiled), ptx);
-        Interlocked.Add(ref _compileTicks, Stopwatch.GetTimestamp() - start);
         var loaded = (CudaKernel)Accelerator.LoadKernel(compiled);
         if (waits)
         {
